@@ -1,0 +1,203 @@
+"""`gatekeeper serve`: wires the stages together and runs listener, HTTP and delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway.accept import Acceptor
+from gateway.audit import Audit
+from gateway.config import Config, ConfigError, is_loopback_host, parse_duration, parse_hostport
+from gateway.delivery.upstream import UpstreamPool, parse_upstream
+from gateway.delivery.worker import Delivery, RetryPolicy
+from gateway.smtp.auth import Authenticator, check_hash_format
+from gateway.smtp.handler import Handler
+from gateway.smtp.server import GatewaySMTP
+from gateway.store import Store, open_store
+from gateway.web import build_app
+from gateway.writer import Writer
+
+log = logging.getLogger("gatekeeper")
+
+SHUTDOWN_GRACE = 30.0
+"""Seconds open SMTP sessions get to finish after SIGTERM."""
+
+
+def check_startup(config: Config) -> None:
+    """Refuse configurations that would be unsafe to run (no open relay)."""
+    host, _ = parse_hostport(config.smtp.listen)
+    loopback = is_loopback_host(host)
+    smtp = config.smtp
+    if not loopback and not smtp.require_auth and not smtp.allow_networks:
+        raise ConfigError(
+            f"{config.source}: smtp.listen {smtp.listen} is beyond loopback: set "
+            "smtp.require_auth = true or smtp.allow_networks, or the gateway is an open relay"
+        )
+    if not loopback and smtp.require_auth and not smtp.tls_cert:
+        raise ConfigError(
+            f"{config.source}: smtp.require_auth beyond loopback needs smtp.tls_cert and "
+            "smtp.tls_key (passwords are only taken after STARTTLS)"
+        )
+    for user in smtp.users:
+        if not check_hash_format(user.password_hash):
+            raise ConfigError(
+                f"{config.source}: smtp.users '{user.name}': password_hash must be an argon2 "
+                "or scrypt hash (make one with `gatekeeper user add NAME`)"
+            )
+    parse_upstream(config.upstream.url)
+
+
+def server_tls(config: Config) -> ssl.SSLContext | None:
+    if not config.smtp.tls_cert or not config.smtp.tls_key:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.smtp.tls_cert, config.smtp.tls_key)
+    return context
+
+
+def upstream_tls(config: Config) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=config.upstream.ca_file)
+    if not config.upstream.tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@dataclass
+class Gateway:
+    config: Config
+    store: Store
+    writer: Writer
+    delivery: Delivery
+    hostname: str
+    sessions: set[GatewaySMTP] = field(default_factory=set)
+    smtp_server: asyncio.Server | None = None
+    http_runner: web.AppRunner | None = None
+
+    @property
+    def smtp_port(self) -> int:
+        assert self.smtp_server is not None
+        return int(self.smtp_server.sockets[0].getsockname()[1])
+
+    @property
+    def http_port(self) -> int:
+        assert self.http_runner is not None
+        return int(self.http_runner.addresses[0][1])
+
+
+async def start(config: Config) -> Gateway:
+    check_startup(config)
+    hostname = config.smtp.hostname or socket.getfqdn()
+    store = open_store(config.store.url, synchronous=config.store.synchronous)
+    await store.open()
+    writer = Writer(store, window=config.delivery.batch_window_ms / 1000)
+    writer.start()
+    audit = Audit(writer, instance=hostname)
+    target = parse_upstream(config.upstream.url, config.upstream.username,
+                            config.upstream.password)
+    pool = None
+    if target.scheme != "outbox":
+        pool = UpstreamPool(
+            target, size=config.upstream.connections, local_hostname=hostname,
+            timeout=config.upstream.timeout, tls_context=upstream_tls(config),
+        )
+    retry = RetryPolicy(
+        initial=config.delivery.retry_initial,
+        maximum=config.delivery.retry_max,
+        max_age=parse_duration(config.delivery.max_age),
+    )
+    delivery = Delivery(store, writer, audit, target, pool,
+                        workers=config.delivery.workers, retry=retry)
+    # This process owns the spool it finds (SQLite): what a crash left leased is due now.
+    if config.store.url.startswith("sqlite:"):
+        await store.spool_release(time.time())
+    delivery.start()
+    gateway = Gateway(config, store, writer, delivery, hostname)
+    acceptor = Acceptor(hostname=hostname, writer=writer, delivery=delivery)
+    await _start_smtp(gateway, Handler(config.smtp, acceptor))
+    await _start_http(gateway)
+    return gateway
+
+
+async def _start_smtp(gateway: Gateway, handler: Handler) -> None:
+    config = gateway.config
+    host, port = parse_hostport(config.smtp.listen)
+    # On loopback nobody can listen in, so AUTH works without STARTTLS there.
+    auth_require_tls = config.smtp.auth_require_tls
+    if auth_require_tls is None:
+        auth_require_tls = not is_loopback_host(host)
+    authenticator = Authenticator(config.smtp.users)
+    tls = server_tls(config)
+
+    def factory() -> GatewaySMTP:
+        session = GatewaySMTP(
+            handler,
+            authenticator=authenticator,
+            hostname=gateway.hostname,
+            ident="Gatekeeper ESMTP",
+            data_size_limit=config.smtp.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            tls_context=tls,
+            timeout=config.smtp.timeout,
+            auth_require_tls=auth_require_tls,
+            auth_required=False,
+            on_close=gateway.sessions.discard,
+        )
+        gateway.sessions.add(session)
+        return session
+
+    loop = asyncio.get_running_loop()
+    gateway.smtp_server = await loop.create_server(factory, host, port, backlog=1024)
+
+
+async def _start_http(gateway: Gateway) -> None:
+    host, port = parse_hostport(gateway.config.http.listen)
+    runner = web.AppRunner(build_app(gateway.store), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    gateway.http_runner = runner
+
+
+async def stop(gateway: Gateway) -> None:
+    """Stop accepting, let open sessions finish (bounded), flush, close."""
+    if gateway.smtp_server is not None:
+        gateway.smtp_server.close()
+    deadline = time.monotonic() + SHUTDOWN_GRACE
+    while gateway.sessions and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    for session in list(gateway.sessions):
+        if session.transport is not None:
+            session.transport.close()
+    if gateway.http_runner is not None:
+        await gateway.http_runner.cleanup()
+    await gateway.delivery.stop()
+    await gateway.writer.stop()
+    await gateway.store.close()
+
+
+async def serve(config: Config) -> None:
+    gateway = await start(config)
+    log.info(
+        "Gatekeeper listening: SMTP %s, HTTP %s, store %s, upstream %s",
+        config.smtp.listen, config.http.listen, config.store.url, config.upstream.url,
+    )
+    if config.upstream.url.startswith("outbox:"):
+        log.info("no upstream configured: accepted mail is written to %s",
+                 Path(config.upstream.url.removeprefix("outbox:")).resolve())
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    print(f"READY smtp={gateway.smtp_port} http={gateway.http_port}", flush=True)
+    await stopped.wait()
+    log.info("stopping: no new sessions; finishing open ones")
+    await stop(gateway)

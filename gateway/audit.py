@@ -1,0 +1,25 @@
+"""Record stage: every decision becomes one row, written in the writer's next batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from gateway.store.records import Decision
+from gateway.writer import Writer
+
+
+def iso_now() -> str:
+    """ISO 8601 UTC with milliseconds and a Z: sorts as text, parses everywhere."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Audit:
+    def __init__(self, writer: Writer, instance: str) -> None:
+        self._writer = writer
+        self.instance = instance
+
+    def record(self, decisions: list[Decision]) -> None:
+        """Off the hot path: no waiting for the commit."""
+        for decision in decisions:
+            decision.instance = self.instance
+        self._writer.record(decisions)

@@ -1,0 +1,315 @@
+"""Configuration: TOML file, then `GATEKEEPER_<SECTION>__<KEY>` environment overrides.
+
+An unknown key or a bad value stops start-up with a message naming the key and the file,
+so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "GATEKEEPER_"
+DEFAULT_FILE = "gatekeeper.toml"
+
+
+class ConfigError(Exception):
+    """A config file or override that cannot be used; the message names key and source."""
+
+
+@dataclass
+class SmtpUser:
+    name: str
+    password_hash: str
+    purpose: str | None = None
+    topic: str | None = None
+    allowed_senders: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SmtpConfig:
+    listen: str = "127.0.0.1:2525"
+    hostname: str = ""
+    """Name in the greeting and Received fields; empty = this machine's FQDN."""
+    max_message_size: int = 25 * 1024 * 1024
+    max_recipients: int = 1000
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    require_auth: bool = False
+    auth_require_tls: bool | None = None
+    """AUTH only after STARTTLS; unset = required unless the listener is on loopback."""
+    allow_networks: list[str] = field(default_factory=list)
+    timeout: float = 300.0
+    """Idle seconds before a client is dropped (RFC 5321 §4.5.3.2.7 asks at least 5 min)."""
+    users: list[SmtpUser] = field(default_factory=list)
+
+
+@dataclass
+class Stream:
+    sender: str
+    purpose: str
+    topic: str | None = None
+
+
+@dataclass
+class UpstreamConfig:
+    url: str = "outbox:./outbox"
+    username: str | None = None
+    password: str | None = None
+    connections: int = 8
+    """Persistent upstream connections kept open and reused."""
+    timeout: float = 60.0
+    tls_verify: bool = True
+    ca_file: str | None = None
+
+
+@dataclass
+class DeliveryConfig:
+    workers: int = 16
+    max_age: str = "5d"
+    retry_initial: float = 60.0
+    """Upper bound of the first retry delay in seconds; later ones double, with jitter."""
+    retry_max: float = 3600.0
+    batch_window_ms: float = 2.0
+    """How long a spool commit waits to gather other sessions' messages (group commit)."""
+
+
+@dataclass
+class HttpConfig:
+    listen: str = "127.0.0.1:8025"
+    public_url: str = "http://127.0.0.1:8025"
+    admin_token: str | None = None
+
+
+@dataclass
+class StoreConfig:
+    url: str = "sqlite:///gatekeeper.db"
+    synchronous: str = "FULL"
+    """SQLite: FULL survives power loss; NORMAL survives a process crash only."""
+
+
+@dataclass
+class PolicyConfig:
+    default_jurisdiction: str = "eu"
+    unknown_purpose: str = "marketing"
+    partial: str = "accept"
+    combine: str = "recipient"
+    inactive_after_days: int = 1095
+    reclassify_promotional: bool = False
+    directory: str | None = None
+
+
+@dataclass
+class UnsubscribeConfig:
+    secret: list[str] = field(default_factory=list)
+    """First key signs, every key verifies: rotate by prepending a new one."""
+    mailto_domain: str | None = None
+    footer: bool = False
+    token_days: int = 90
+
+
+@dataclass
+class DkimConfig:
+    domain: str | None = None
+    selector: str | None = None
+    key_file: str | None = None
+
+
+@dataclass
+class IdentityConfig:
+    name: str | None = None
+    registration: str | None = None
+    postal_address: str | None = None
+    jurisdiction: str | None = None
+
+
+@dataclass
+class LoggingConfig:
+    level: str = "INFO"
+    format: str = "text"
+
+
+@dataclass
+class Config:
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    streams: list[Stream] = field(default_factory=list)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    unsubscribe: UnsubscribeConfig = field(default_factory=UnsubscribeConfig)
+    dkim: DkimConfig = field(default_factory=DkimConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: str = "defaults"
+
+
+CHOICES: Mapping[str, tuple[str, ...]] = {
+    "policy.partial": ("accept", "reject"),
+    "policy.combine": ("recipient", "strictest"),
+    "store.synchronous": ("FULL", "NORMAL"),
+    "logging.format": ("text", "json"),
+    "logging.level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+}
+
+
+def find_config_file(explicit: str | None) -> Path | None:
+    """--config, else $GATEKEEPER_CONFIG, else ./gatekeeper.toml when present (DESIGN §7)."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("GATEKEEPER_CONFIG")
+    if env:
+        return Path(env)
+    local = Path(DEFAULT_FILE)
+    return local if local.exists() else None
+
+
+def load_config(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    path = find_config_file(explicit)
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: config file not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    _apply_env(raw, os.environ if environ is None else environ)
+    config = _build(Config, raw, "", source)
+    config.source = source
+    _validate(config)
+    return config
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name or name == "GATEKEEPER_CONFIG":
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        raw.setdefault(section, {})[key] = _env_value(value)
+
+
+def _env_value(text: str) -> Any:
+    """An override is read as a TOML value when it parses as one (`true`, `10`, `["a"]`)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: [{prefix.rstrip('.')}] must be a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in names:
+            raise ConfigError(f"{source}: unknown key '{prefix}{key}'")
+        values[key] = _coerce(hints[key], value, f"{prefix}{key}", source)
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, key: str, source: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".", source)
+    if origin is list:
+        (item,) = args
+        if item is str and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: '{key}' must be a list")
+        return [_coerce(item, v, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if args and type(None) in args:
+        if value is None:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+    return _scalar(hint, value, key, source)
+
+
+def _scalar(hint: Any, value: Any, key: str, source: str) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{source}: '{key}' must be {hint.__name__}, got {value!r}")
+
+
+def _validate(config: Config) -> None:
+    source = config.source
+    for key, allowed in CHOICES.items():
+        section, _, name = key.partition(".")
+        value = getattr(getattr(config, section), name)
+        if value not in allowed:
+            raise ConfigError(f"{source}: '{key}' must be one of {', '.join(allowed)}")
+    for key in ("smtp.listen", "http.listen"):
+        section, _, name = key.partition(".")
+        try:
+            parse_hostport(getattr(getattr(config, section), name))
+        except ValueError as exc:
+            raise ConfigError(f"{source}: '{key}': {exc}") from exc
+    for i, net in enumerate(config.smtp.allow_networks):
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: 'smtp.allow_networks[{i}]': {exc}") from exc
+    try:
+        parse_duration(config.delivery.max_age)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: 'delivery.max_age': {exc}") from exc
+    if bool(config.smtp.tls_cert) != bool(config.smtp.tls_key):
+        raise ConfigError(f"{source}: 'smtp.tls_cert' and 'smtp.tls_key' go together")
+    if config.smtp.max_recipients < 1 or config.smtp.max_message_size < 1:
+        raise ConfigError(f"{source}: smtp limits must be positive")
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[::1]:PORT` for IPv6."""
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\[\]]+):(\d+)", text)
+    if not match:
+        raise ValueError(f"expected HOST:PORT or [IPv6]:PORT, got {text!r}")
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port out of range in {text!r}")
+    return host, port
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `45s`, `30m`, `12h`, `5d` -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise ValueError(f"expected a duration like 5d, 12h, 30m or 45s, got {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

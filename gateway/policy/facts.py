@@ -1,0 +1,137 @@
+"""What the policy engine sees and what it answers.
+
+The engine is pure: it gets these snapshots, built by the caller from one store look-up per
+message, and returns a Verdict. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+PURPOSES: tuple[str, ...] = (
+    "transactional",
+    "confirmation",
+    "service",
+    "survey",
+    "greeting",
+    "consent-request",
+    "marketing",
+    "partner-marketing",
+)
+"""Message classes, least strict first (DESIGN §2)."""
+
+ALLOW_BASES: tuple[str, ...] = (
+    "consent",
+    "soft-opt-in",
+    "implied-consent",
+    "legitimate-interest",
+    "customer",
+    "transactional",
+    "pending-confirmation",
+    "opt-out-regime",
+)
+
+DENY_REASONS: tuple[str, ...] = (
+    # reported in this order when several apply (DESIGN §3)
+    "invalid-address",
+    "erased",
+    "hard-bounce",
+    "complaint",
+    "unsubscribed",
+    "objected",
+    "purchased-list",
+    "no-consent",
+    "consent-withdrawn",
+    "consent-expired",
+    "consent-unproven",
+    "double-opt-in-required",
+    "soft-opt-in-expired",
+    "soft-opt-in-dissimilar",
+    "not-a-customer",
+    "partner-not-consented",
+    "missing-unsubscribe-link",
+    "missing-sender-identification",
+    "missing-postal-address",
+    "missing-subject-label",
+)
+
+Action = Literal["allow", "deny"]
+
+
+def strictness(purpose: str) -> int:
+    """Rank of a purpose; a higher rank is stricter."""
+    return PURPOSES.index(purpose)
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """One consent topic of a contact, as its event history stands now."""
+
+    topic: str
+    granted_at: datetime | None = None
+    double_opt_in_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    has_proof: bool = False
+    """True when source, time and IP or consent text were recorded with the grant."""
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    kind: str  # "purchase" | "inquiry"
+    last_at: datetime
+    categories: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    scope: str  # "all", a purpose, or a topic
+    reason: str  # a deny reason: hard-bounce, complaint, unsubscribed, objected, erased, ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientFacts:
+    address: str
+    """Canonical address."""
+    country: str | None = None
+    """ISO 3166-1 alpha-2 of the contact, lower case; None when unknown."""
+    known: bool = False
+    """A contact row exists."""
+    source: str | None = None
+    created_at: datetime | None = None
+    last_engaged_at: datetime | None = None
+    consents: tuple[Consent, ...] = ()
+    relationships: tuple[Relationship, ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
+    valid_address: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    purpose: str
+    topic: str | None = None
+    category: str | None = None
+    partner: str | None = None
+    subject: str = ""
+    from_header: str = ""
+    has_unsubscribe_link: bool = False
+    has_sender_identification: bool = False
+    has_postal_address: bool = False
+    promotional: bool = False
+    """Content heuristics found promotional markers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    action: Action
+    rule: str
+    cite: str
+    basis: str | None = None
+    reason: str | None = None
+    jurisdiction: str = ""
+    detail: tuple[str, ...] = field(default=())
+
+    @property
+    def allowed(self) -> bool:
+        return self.action == "allow"

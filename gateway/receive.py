@@ -1,0 +1,46 @@
+"""Receive stage: what the gateway knows about one message once DATA has ended.
+
+Only the header block is parsed; the body stays the bytes the client sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+_HEADERS = BytesHeaderParser(policy=compat32)
+
+
+@dataclass
+class Incoming:
+    session_id: str
+    client: str
+    helo: str
+    auth_user: str
+    tls: bool
+    sender: str
+    recipients: list[str]
+    data: bytes
+    headers: Message = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.headers = parse_headers(self.data)
+
+    def header(self, name: str) -> str:
+        value = self.headers.get(name)
+        return "" if value is None else str(value).strip()
+
+    @property
+    def message_id(self) -> str:
+        return self.header("Message-ID").strip("<>")
+
+
+def header_block(data: bytes) -> bytes:
+    end = data.find(b"\r\n\r\n")
+    return data if end < 0 else data[: end + 2]
+
+
+def parse_headers(data: bytes) -> Message:
+    return _HEADERS.parsebytes(header_block(data))

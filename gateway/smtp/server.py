@@ -1,0 +1,212 @@
+"""SMTP protocol details on top of aiosmtpd, kept apart from the handler's decisions.
+
+- DATA is read in large chunks up to the end-of-data mark, not line by line (the line loop is
+  the slowest part of aiosmtpd's intake), and checked as a whole for bare CR/LF.
+- Every 2xx/4xx/5xx reply carries an RFC 3463 enhanced status code.
+- AUTH password checks run off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, Session, syntax
+
+from gateway.smtp.auth import Authenticator
+
+END_OF_DATA = b"\r\n.\r\n"
+CHUNK = 256 * 1024
+MAX_LINE = 998
+"""RFC 5322 §2.1.1: a line is at most 998 characters, CRLF excluded."""
+
+# RFC 3463 codes for replies written without one (aiosmtpd's own, mostly).
+_DEFAULT_ENHANCED = {
+    "221": "2.0.0", "235": "2.7.0", "250": "2.0.0", "251": "2.1.5", "252": "2.5.0",
+    "421": "4.3.0", "450": "4.2.0", "451": "4.3.0", "452": "4.3.1", "454": "4.7.0",
+    "500": "5.5.2", "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4",
+    "530": "5.7.0", "534": "5.7.9", "535": "5.7.8", "538": "5.7.11", "550": "5.0.0",
+    "552": "5.3.4", "553": "5.1.3", "554": "5.0.0", "555": "5.5.4",
+}
+_HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
+_SIMPLE_PATH = re.compile(r"\s*<([^<>\s\"\\(),;:@]+@[^<>\s\"\\(),;:@]+)>(.*)", re.S)
+_PENDING = "pending-verification"
+
+
+class GatewaySession(Session):
+    """aiosmtpd's Session plus an id that ties the session's decisions together."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.id = uuid.uuid4().hex[:16]
+        self.user: Any = None
+        self.purpose: str | None = None
+        self.topic: str | None = None
+
+
+class GatewaySMTP(SMTP):
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        authenticator: Authenticator,
+        on_close: Callable[[GatewaySMTP], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(handler, **kwargs)
+        self._verifier = authenticator
+        self._on_close = on_close
+        self._bare_replies = False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def _create_session(self) -> Session:
+        return GatewaySession(self.loop)
+
+    # -- replies ---------------------------------------------------------------------------
+    async def push(self, status: str) -> None:  # type: ignore[override]
+        await super().push(status if self._bare_replies else with_enhanced_code(status))
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        # RFC 2034 §4: no enhanced codes in the greeting or in HELO/EHLO replies.
+        self._bare_replies = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._bare_replies = False
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        self._bare_replies = True
+        try:
+            await super().smtp_HELO(hostname)
+        finally:
+            self._bare_replies = False
+
+    # -- addresses -------------------------------------------------------------------------
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """The common `<user@host>` form without the (slow) RFC 5322 header parser."""
+        match = _SIMPLE_PATH.match(arg)
+        if match:
+            return match.group(1), match.group(2)
+        return super()._getaddr(arg)
+
+    # -- AUTH ------------------------------------------------------------------------------
+    def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
+        # aiosmtpd calls this synchronously; the slow hash check happens in _verified.
+        return AuthResult(success=False, handled=False, message=_PENDING, auth_data=auth_data)
+
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._verified(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._verified(await super().auth_LOGIN(_, args))
+
+    async def _verified(self, result: AuthResult) -> AuthResult:
+        if result.message != _PENDING:
+            return result
+        credentials = result.auth_data
+        assert isinstance(credentials, LoginPassword)
+        try:
+            name = credentials.login.decode()
+            password = credentials.password.decode()
+        except UnicodeDecodeError:
+            return AuthResult(success=False, handled=False)
+        user = await self._verifier.verify(name, password)
+        if user is None:
+            return AuthResult(success=False, handled=False)
+        assert isinstance(self.session, GatewaySession)
+        self.session.user = user
+        return AuthResult(success=True, auth_data=name)
+
+    # -- DATA ------------------------------------------------------------------------------
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed():
+            return
+        if await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        data, size = await self._read_data()
+        problem = data_problem(data, size, self.data_size_limit)
+        if problem:
+            self._set_post_data_state()
+            await self.push(problem)
+            return
+        assert data is not None
+        self.envelope.content = self.envelope.original_content = data
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 2.0.0 OK" if status is None else status)
+
+    async def _read_data(self) -> tuple[bytes | None, int]:
+        """Bytes up to the end-of-data mark, dot-unstuffed (RFC 5321 §4.5.2), and their size.
+
+        Over the size limit the data is None; the rest is still read and dropped so that the
+        reply comes after the client has sent everything (RFC 5321 §4.2.5).
+        """
+        limit = self.data_size_limit or 0
+        # A leading CRLF lets the first line's dot and an empty message match like the rest.
+        buffer = bytearray(b"\r\n")
+        dropped = 0
+        start = 0
+        while (found := buffer.find(END_OF_DATA, start)) < 0:
+            chunk = await self._reader.read(CHUNK)
+            if not chunk:
+                raise ConnectionResetError("client went away during DATA")
+            if limit and dropped + len(buffer) > limit + 2:
+                # Over the limit: keep only a tail long enough to spot the end mark.
+                dropped += len(buffer) - 4
+                del buffer[:-4]
+            start = max(len(buffer) - 4, 0)
+            buffer += chunk
+        self._unread(buffer[found + len(END_OF_DATA) :])
+        size = dropped + found
+        if limit and size > limit:
+            return None, size
+        body = bytes(buffer[: found + 2])  # still led by the CRLF, so line 1 unstuffs too
+        if b"\r\n." in body:
+            body = body.replace(b"\r\n..", b"\r\n.")
+        return body[2:], size
+
+    def _unread(self, excess: bytearray) -> None:
+        """Give back pipelined commands read past the end of DATA (RFC 2920).
+
+        asyncio's StreamReader has no unread; its buffer is a plain bytearray.
+        """
+        if excess:
+            self._reader._buffer[:0] = excess  # type: ignore[attr-defined]
+
+
+def data_problem(data: bytes | None, size: int, limit: int | None) -> str | None:
+    """The reply for a message that cannot be accepted, or None."""
+    if data is None:
+        return f"552 5.3.4 Message size exceeds fixed maximum message size ({limit} octets)"
+    lines = data.count(b"\n")
+    if data.count(b"\r\n") != lines or data.count(b"\r") != lines:
+        # Like Postfix's smtpd_forbid_bare_newline: bare CR or LF is how SMTP smuggling
+        # (CVE-2023-51764/-51765/-51766) hides a second message inside the first.
+        return "550 5.5.2 Message contains bare CR or LF; use CRLF line endings (RFC 5321 §2.3.8)"
+    if len(data) > MAX_LINE and max(map(len, data.split(b"\r\n"))) > MAX_LINE:
+        return f"552 5.3.4 Line longer than {MAX_LINE} characters (RFC 5322 §2.1.1)"
+    return None
+
+
+def with_enhanced_code(status: str) -> str:
+    code = status[:3]
+    enhanced = _DEFAULT_ENHANCED.get(code)
+    if enhanced is None or _HAS_ENHANCED.match(status) or len(status) < 4:
+        return status
+    return f"{status[:4]}{enhanced} {status[4:]}"

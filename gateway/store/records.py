@@ -1,0 +1,150 @@
+"""Plain records that cross the store interface. No behaviour, no I/O."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+DECISION_FIELDS: tuple[str, ...] = (
+    "id",
+    "time",
+    "instance",
+    "session_id",
+    "message_id",
+    "client",
+    "auth_user",
+    "sender",
+    "recipient",
+    "purpose",
+    "topic",
+    "jurisdiction",
+    "phase",
+    "action",
+    "basis",
+    "reason",
+    "rule",
+    "cite",
+)
+"""The public fields of a decision, in order (DESIGN §3): JSON Lines, CSV and API use them."""
+
+
+def new_id() -> str:
+    """Time-ordered, URL-safe id: 12 hex digits of milliseconds, then 8 random ones."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(4).hex()}"
+
+
+@dataclass(slots=True)
+class Decision:
+    time: str
+    phase: str
+    action: str
+    recipient: str
+    id: str = field(default_factory=new_id)
+    instance: str = ""
+    session_id: str = ""
+    message_id: str = ""
+    client: str = ""
+    auth_user: str = ""
+    sender: str = ""
+    purpose: str = ""
+    topic: str = ""
+    jurisdiction: str = ""
+    basis: str = ""
+    reason: str = ""
+    rule: str = ""
+    cite: str = ""
+    queue_id: str = ""
+    detail: str = ""
+    """Free text for operators: upstream reply, other reasons that applied, warnings."""
+
+    def public(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in DECISION_FIELDS}
+
+
+@dataclass(slots=True)
+class SpoolRecipient:
+    address: str
+    prefix: bytes = b""
+    """Header fields for this recipient alone, sent in front of the message."""
+    data: bytes | None = None
+    """Whole message for this recipient when its body differs (placeholder replaced)."""
+    attempts: int = 0
+    next_attempt: float = 0.0
+    last_reply: str = ""
+    status: str = "queued"  # queued | delivered | bounced
+
+    def content(self, shared: bytes) -> bytes:
+        return self.prefix + (shared if self.data is None else self.data)
+
+
+@dataclass(slots=True)
+class SpoolMessage:
+    """One accepted message: its bytes are kept once, shared by every plain recipient."""
+
+    id: str
+    received_at: float
+    sender: str
+    data: bytes
+    recipients: list[SpoolRecipient]
+    message_id: str = ""
+    session_id: str = ""
+    client: str = ""
+    auth_user: str = ""
+    purpose: str = ""
+    topic: str = ""
+
+
+@dataclass(slots=True)
+class RecipientUpdate:
+    message_id: str
+    """The spool id (SpoolMessage.id), not the Message-ID header."""
+    address: str
+    status: str
+    attempts: int
+    next_attempt: float
+    last_reply: str
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Everything written in one transaction: one fsync serves many sessions (group commit)."""
+
+    messages: list[SpoolMessage] = field(default_factory=list)
+    updates: list[RecipientUpdate] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.updates or self.decisions)
+
+
+@dataclass(slots=True)
+class QueueEntry:
+    id: str
+    received_at: float
+    sender: str
+    recipient: str
+    attempts: int
+    next_attempt: float
+    last_reply: str
+    size: int
+    message_id: str
+
+
+@dataclass(slots=True)
+class DecisionQuery:
+    since: str | None = None
+    until: str | None = None
+    action: str | None = None
+    reason: str | None = None
+    recipient: str | None = None
+    message_id: str | None = None
+    purpose: str | None = None
+    jurisdiction: str | None = None
+    sender: str | None = None
+    phase: str | None = None
+    after: int | None = None
+    """Keyset cursor: only rows with a sequence number above this one."""
+    before: int | None = None
+    limit: int = 1000
+    newest_first: bool = False

@@ -1,0 +1,70 @@
+"""Schema migrations, applied in order at start; the store records how many have run.
+
+One SQL text for both engines; `{BLOB}` and `{SEQ}` are filled in per engine (`render`).
+Times of day are ISO 8601 UTC text (sortable); spool times are epoch seconds (arithmetic).
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE spool_message (
+        id TEXT PRIMARY KEY,
+        received_at DOUBLE PRECISION NOT NULL,
+        sender TEXT NOT NULL,
+        message_id TEXT NOT NULL DEFAULT '',
+        session_id TEXT NOT NULL DEFAULT '',
+        client TEXT NOT NULL DEFAULT '',
+        auth_user TEXT NOT NULL DEFAULT '',
+        purpose TEXT NOT NULL DEFAULT '',
+        topic TEXT NOT NULL DEFAULT '',
+        data {BLOB} NOT NULL
+    );
+    CREATE TABLE spool_recipient (
+        message_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        prefix {BLOB},
+        data {BLOB},
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt DOUBLE PRECISION NOT NULL,
+        last_reply TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (message_id, address)
+    );
+    CREATE INDEX spool_recipient_due ON spool_recipient (next_attempt);
+    CREATE TABLE decision (
+        seq {SEQ},
+        id TEXT NOT NULL UNIQUE,
+        time TEXT NOT NULL,
+        instance TEXT NOT NULL DEFAULT '',
+        session_id TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL DEFAULT '',
+        client TEXT NOT NULL DEFAULT '',
+        auth_user TEXT NOT NULL DEFAULT '',
+        sender TEXT NOT NULL DEFAULT '',
+        recipient TEXT NOT NULL DEFAULT '',
+        purpose TEXT NOT NULL DEFAULT '',
+        topic TEXT NOT NULL DEFAULT '',
+        jurisdiction TEXT NOT NULL DEFAULT '',
+        phase TEXT NOT NULL,
+        action TEXT NOT NULL,
+        basis TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        rule TEXT NOT NULL DEFAULT '',
+        cite TEXT NOT NULL DEFAULT '',
+        queue_id TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX decision_time ON decision (time);
+    CREATE INDEX decision_recipient ON decision (recipient, seq);
+    CREATE INDEX decision_message ON decision (message_id, seq);
+    CREATE INDEX decision_reason ON decision (reason, seq);
+    """,
+)
+
+
+DIALECTS: dict[str, dict[str, str]] = {
+    "sqlite": {"BLOB": "BLOB", "SEQ": "INTEGER PRIMARY KEY"},
+    "postgresql": {"BLOB": "BYTEA", "SEQ": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"},
+}
+
+
+def render(dialect: str) -> list[str]:
+    return [script.format(**DIALECTS[dialect]) for script in MIGRATIONS]

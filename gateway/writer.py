@@ -1,0 +1,101 @@
+"""Group commit: every write of the gateway goes into the next batch, one transaction each.
+
+While one batch is being committed the next one fills up, so under load one fsync serves
+many SMTP sessions; a session's 250 waits for the commit that holds its message. Decision
+rows and delivery updates ride along without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from gateway.store import Store
+from gateway.store.records import Decision, RecipientUpdate, SpoolMessage, WriteBatch
+
+log = logging.getLogger(__name__)
+
+
+class Writer:
+    def __init__(self, store: Store, *, window: float = 0.0) -> None:
+        self._store = store
+        self._window = window
+        self._batch = WriteBatch()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gatekeeper-writer")
+
+    async def stop(self) -> None:
+        """Flush what is pending, then stop."""
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def spool(self, message: SpoolMessage) -> None:
+        """Returns once the message is durable; raises if the commit failed."""
+        self._batch.messages.append(message)
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._kick()
+        await waiter
+
+    def record(self, decisions: list[Decision]) -> None:
+        self._batch.decisions.extend(decisions)
+        self._kick()
+
+    def update(self, updates: list[RecipientUpdate]) -> None:
+        self._batch.updates.extend(updates)
+        self._kick()
+
+    async def flush(self) -> None:
+        """Wait until everything handed in so far is committed (or failed)."""
+        while self._batch or not self._idle.is_set():
+            self._kick()
+            await self._idle.wait()
+            if self._batch:
+                await asyncio.sleep(0)
+
+    def _kick(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._window:
+                await asyncio.sleep(self._window)
+            batch, waiters = self._batch, self._waiters
+            self._batch, self._waiters = WriteBatch(), []
+            if batch:
+                await self._commit(batch, waiters)
+            if not self._batch:
+                self._idle.set()
+
+    async def _commit(self, batch: WriteBatch, waiters: list[asyncio.Future[None]]) -> None:
+        try:
+            await self._store.commit(batch)
+        except Exception as exc:  # the store is down: the sessions answer 451, nothing is lost
+            log.exception("store commit failed (%d messages)", len(batch.messages))
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            self._requeue(batch)
+            await asyncio.sleep(1.0)  # let the store recover instead of spinning
+            return
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _requeue(self, batch: WriteBatch) -> None:
+        """Decisions and updates are kept for the next try; messages were refused with 451."""
+        self._batch.decisions[:0] = batch.decisions
+        self._batch.updates[:0] = batch.updates
+        self._wake.set()

@@ -1,0 +1,399 @@
+"""Relay core: real clients -> gateway -> real capturing upstream, over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import smtplib
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.store.records import DecisionQuery
+from tests.conftest import Upstream, free_port, gateway_sections, run_cli, wait_until, write_config
+
+MESSAGE = (
+    b"From: App <app@example.com>\r\n"
+    b"To: someone@example.org\r\n"
+    b"Subject: Receipt 42\r\n"
+    b"Message-ID: <receipt-42@example.com>\r\n"
+    b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+    b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1;\r\n"
+    b"\th=from:to:subject; bh=abc; b=def\r\n"
+    b"\r\n"
+    b"Thank you for your order.\r\n"
+    b".leading dot survives\r\n"
+    b"Trailing  spaces   \r\n"
+)
+
+
+def send(
+    port: int, recipients: list[str], data: bytes = MESSAGE, sender: str = "app@example.com"
+) -> dict:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        return client.sendmail(sender, recipients, data)
+
+
+async def test_bytes_arrive_intact_apart_from_prepended_headers(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url)
+    await asyncio.to_thread(send, gw.smtp_port, ["someone@example.org"])
+    captured = await asyncio.to_thread(upstream.handler.wait_for, 1)
+    data = captured[0].data
+    assert data.endswith(MESSAGE)
+    prefix = data[: -len(MESSAGE)]
+    assert prefix.startswith(b"Received: from ")
+    assert b"by gw.test (Gatekeeper) with ESMTP id " in prefix
+    assert b"for <someone@example.org>" in prefix
+    assert b"Message-ID" not in prefix  # the app's own is kept, none added
+
+
+async def test_missing_message_id_is_added(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url)
+    bare = b"From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
+    await asyncio.to_thread(send, gw.smtp_port, ["x@example.org"], bare)
+    data = (await asyncio.to_thread(upstream.handler.wait_for, 1))[0].data
+    assert data.endswith(bare)
+    assert b"\r\nMessage-ID: <" in data[: -len(bare)]
+    assert b"\r\nDate: " in data[: -len(bare)]
+
+
+async def test_one_recipient_refused_upstream_is_bounced(upstream, gateway_factory):
+    upstream.handler.refuse["gone@example.org"] = "550 5.1.1 No such user"
+    gw = await gateway_factory(upstream.url)
+    rcpts = ["a@example.org", "gone@example.org", "b@example.org"]
+    assert await asyncio.to_thread(send, gw.smtp_port, rcpts) == {}
+    captured = await asyncio.to_thread(upstream.handler.wait_for, 2)
+    assert sorted(r for m in captured for r in m.recipients) == ["a@example.org", "b@example.org"]
+
+    async def outcomes() -> dict[str, str]:
+        await gw.writer.flush()
+        rows = await gw.store.decisions(DecisionQuery(phase="delivery"))
+        return {d.recipient: d.reason for _, d in rows}
+
+    await wait_until(lambda: _has(outcomes, 3))
+    assert await outcomes() == {
+        "a@example.org": "delivered",
+        "b@example.org": "delivered",
+        "gone@example.org": "bounced",
+    }
+    assert await gw.store.spool_list() == []
+
+
+async def _has(outcomes, n: int) -> bool:
+    return len(await outcomes()) >= n
+
+
+async def test_swaks_sends_through_gateway(upstream, gateway_factory, tmp_path):
+    gw = await gateway_factory(upstream.url)
+    proc = await asyncio.create_subprocess_exec(
+        "swaks",
+        "--server",
+        "127.0.0.1",
+        "--port",
+        str(gw.smtp_port),
+        "--from",
+        "app@example.com",
+        "--to",
+        "swaks@example.org",
+        "--header",
+        "Subject: via swaks",
+        "--body",
+        "hello from swaks",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode()
+    assert b"250 2.0.0 Ok: queued as" in out
+    data = (await asyncio.to_thread(upstream.handler.wait_for, 1))[0].data
+    assert b"Subject: via swaks" in data and b"hello from swaks" in data
+
+
+async def test_upstream_down_then_up_is_delivered_with_deferrals_logged(gateway_factory):
+    late = Upstream(free_port())
+    gw = await gateway_factory(late.url)
+    await asyncio.to_thread(send, gw.smtp_port, ["later@example.org"])
+    await asyncio.sleep(2)
+    late.start()
+    try:
+        await asyncio.to_thread(late.handler.wait_for, 1, 30)
+    finally:
+        late.stop()
+    await gw.writer.flush()
+    rows = [d for _, d in await gw.store.decisions(DecisionQuery(recipient="later@example.org"))]
+    reasons = [d.reason for d in rows]
+    assert "deferred" in reasons and reasons[-1] == "delivered"
+    assert all(d.action == "defer" for d in rows if d.reason == "deferred")
+
+
+async def test_upstream_451_twice_then_250_delivers_once(upstream, gateway_factory):
+    upstream.handler.data_replies = ["451 4.3.0 try later", "451 4.3.0 try later"]
+    gw = await gateway_factory(upstream.url)
+    await asyncio.to_thread(send, gw.smtp_port, ["retry@example.org"])
+    await asyncio.to_thread(upstream.handler.wait_for, 1, 30)
+    await asyncio.sleep(1.0)
+    assert len(upstream.handler.messages) == 1
+    await gw.writer.flush()
+    rows = await gw.store.decisions(DecisionQuery(recipient="retry@example.org"))
+    assert [d.reason for _, d in rows] == ["deferred", "deferred", "delivered"]
+
+
+def test_sigkill_after_250_loses_nothing(tmp_path, process_factory):
+    upstream = Upstream(free_port())  # closed while the first process runs
+    sections = gateway_sections(tmp_path, upstream.url)
+    sections["smtp"]["listen"] = f"127.0.0.1:{free_port()}"
+    sections["http"]["listen"] = f"127.0.0.1:{free_port()}"
+    config = write_config(tmp_path, sections)
+    first = process_factory(config).start()
+    count = 25
+    for n in range(count):
+        send(first.smtp_port, [f"user{n}@example.org"], MESSAGE.replace(b"42", str(n).encode()))
+    first.kill()  # SIGKILL: no chance to flush anything
+    upstream.start()
+    try:
+        process_factory(config).start()
+        captured = upstream.handler.wait_for(count, 60)
+    finally:
+        upstream.stop()
+    got = {r for m in captured for r in m.recipients}
+    assert got == {f"user{n}@example.org" for n in range(count)}
+
+
+def test_sigterm_exits_cleanly(tmp_path, process_factory, upstream):
+    sections = gateway_sections(tmp_path, upstream.url)
+    proc = process_factory(write_config(tmp_path, sections)).start()
+    send(proc.smtp_port, ["bye@example.org"])
+    upstream.handler.wait_for(1)
+    assert proc.terminate() == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "code"),
+    [
+        ("no-at-sign", 553),
+        ("two@@example.org", 553),
+        ("a@-bad-.example", 553),
+        ("<>", 553),
+        ("x@example", 553),
+    ],
+)
+async def test_bad_recipient_addresses_get_553(upstream, gateway_factory, address, code):
+    gw = await gateway_factory(upstream.url)
+
+    def rcpt() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", gw.smtp_port) as client:
+            client.ehlo()
+            client.mail("app@example.com")
+            return client.rcpt(address)
+
+    reply_code, text = await asyncio.to_thread(rcpt)
+    assert reply_code == code
+    assert text.startswith(b"5.1.3 ")
+
+
+async def test_oversized_message_is_refused_and_not_spooled(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url, smtp={"max_message_size": 10_000})
+    big = MESSAGE + b"x" * 900 + b"\r\n"
+    big = big * 20
+
+    def attempt() -> None:
+        with smtplib.SMTP("127.0.0.1", gw.smtp_port) as client:
+            client.ehlo()
+            assert client.esmtp_features["size"] == "10000"
+            client.mail("app@example.com")  # no SIZE= so the check happens after DATA
+            client.rcpt("big@example.org")
+            code, text = client.data(big)
+            assert (code, text[:5]) == (552, b"5.3.4")
+
+    await asyncio.to_thread(attempt)
+    assert await gw.store.spool_list() == []
+
+
+async def test_bare_lf_is_refused(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url)
+    reply = await raw_session(
+        gw.smtp_port,
+        [
+            b"EHLO t",
+            b"MAIL FROM:<app@example.com>",
+            b"RCPT TO:<lf@example.org>",
+            b"DATA",
+        ],
+        b"Subject: x\r\n\r\nline one\nline two\r\n.\r\n",
+    )
+    assert reply.startswith(b"550 5.5.2")
+    assert await gw.store.spool_list() == []
+
+
+async def test_smuggling_attempt_is_one_refused_message(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url)
+    smuggled = (
+        b"Subject: a\r\n\r\nbody\n.\r\nMAIL FROM:<evil@example.com>\r\n"
+        b"RCPT TO:<victim@example.org>\r\nDATA\r\nSubject: b\r\n\r\nx\r\n.\r\n"
+    )
+    reply = await raw_session(
+        gw.smtp_port,
+        [
+            b"EHLO t",
+            b"MAIL FROM:<app@example.com>",
+            b"RCPT TO:<s@example.org>",
+            b"DATA",
+        ],
+        smuggled,
+    )
+    assert reply.startswith(b"550 5.5.2")
+    await asyncio.sleep(0.3)
+    assert upstream.handler.messages == []
+
+
+async def raw_session(port: int, commands: list[bytes], data: bytes) -> bytes:
+    """Speak SMTP by hand (smtplib would fix up the line endings we want to test)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await reader.readline()
+        for command in commands:
+            writer.write(command + b"\r\n")
+            while True:
+                line = await reader.readline()
+                if line[3:4] != b"-":
+                    break
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+
+
+async def test_ten_thousand_recipients_are_capped(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url)
+
+    def envelope() -> tuple[list[int], tuple[int, bytes]]:
+        codes = []
+        with smtplib.SMTP("127.0.0.1", gw.smtp_port, timeout=60) as client:
+            client.ehlo()
+            client.mail("app@example.com")
+            for n in range(10_000):
+                codes.append(client.rcpt(f"r{n}@example.org")[0])
+            return codes, client.data(MESSAGE)
+
+    codes, (data_code, _) = await asyncio.to_thread(envelope)
+    assert codes[:1000] == [250] * 1000
+    assert set(codes[1000:]) == {452}
+    assert data_code == 250
+    captured = await asyncio.to_thread(upstream.handler.wait_for, 1000, 60)
+    assert sum(len(m.recipients) for m in captured) == 1000
+
+
+async def test_client_vanishing_mid_data_spools_nothing(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url)
+    reader, writer = await asyncio.open_connection("127.0.0.1", gw.smtp_port)
+    await reader.readline()
+    for command in (b"EHLO t", b"MAIL FROM:<app@example.com>", b"RCPT TO:<v@example.org>", b"DATA"):
+        writer.write(command + b"\r\n")
+        while (await reader.readline())[3:4] == b"-":
+            pass
+    writer.write(b"Subject: half\r\n\r\nhalf a messa")
+    await writer.drain()
+    writer.transport.abort()
+    await asyncio.sleep(0.5)
+    await gw.writer.flush()
+    assert await gw.store.spool_list() == []
+    assert upstream.handler.messages == []
+    # and the gateway still serves the next client
+    await asyncio.to_thread(send, gw.smtp_port, ["after@example.org"])
+    await asyncio.to_thread(upstream.handler.wait_for, 1)
+
+
+async def test_every_reply_has_an_enhanced_status_code(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url)
+
+    def session() -> list[tuple[int, bytes]]:
+        with smtplib.SMTP("127.0.0.1", gw.smtp_port) as client:
+            client.ehlo()
+            replies = [
+                client.docmd("NOOP"),
+                client.mail("app@example.com"),
+                client.rcpt("a@example.org"),
+                client.docmd("RSET"),
+                client.docmd("DATA"),
+                client.docmd("BOGUS"),
+            ]
+            return replies
+
+    for code, text in await asyncio.to_thread(session):
+        assert text[:1].decode() == str(code)[0] and text[1:2] == b".", (code, text)
+
+
+async def test_unknown_client_network_is_not_relayed(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url, smtp={"allow_networks": ["10.9.9.0/24"]})
+
+    def mail() -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", gw.smtp_port) as client:
+            client.ehlo()
+            return client.mail("app@example.com")
+
+    assert await asyncio.to_thread(mail) == (530, b"5.7.0 Authentication required")
+
+
+def test_outbox_default_with_no_config(tmp_path, process_factory):
+    if _port_busy(2525) or _port_busy(8025):
+        pytest.skip("default ports 2525/8025 are taken on this machine")
+    proc = process_factory(tmp_path / "none.toml")
+    proc.start(("serve",))
+    send(2525, ["reader@example.org"])
+
+    def files() -> list[Path]:
+        return sorted((tmp_path / "outbox").glob("*.eml"))
+
+    asyncio.run(wait_until(files))
+    (eml,) = files()
+    content = eml.read_bytes()
+    assert content.startswith(b"Return-Path: <app@example.com>\r\nDelivered-To: reader@example.org")
+    assert content.endswith(MESSAGE)
+    assert (tmp_path / "gatekeeper.db").exists()
+    assert proc.terminate() == 0
+    log = run_cli("log", "--format", "json", cwd=tmp_path)
+    rows = [json.loads(line) for line in log.stdout.splitlines()]
+    assert [(r["phase"], r["action"], r["reason"]) for r in rows] == [
+        ("delivery", "allow", "delivered")
+    ]
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_unknown_config_key_stops_startup(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[smtp]\nlisten = "127.0.0.1:0"\nmax_recipeints = 5\n')
+    result = run_cli("--config", str(path), "serve")
+    assert result.returncode == 2
+    assert "smtp.max_recipeints" in result.stderr and str(path) in result.stderr
+
+
+def test_open_relay_refused_at_startup(tmp_path):
+    path = tmp_path / "open.toml"
+    path.write_text('[smtp]\nlisten = "0.0.0.0:0"\n')
+    result = run_cli("--config", str(path), "serve")
+    assert result.returncode == 2
+    assert "open relay" in result.stderr
+
+
+def test_env_override_is_checked(tmp_path):
+    env = {**os.environ, "GATEKEEPER_SMTP__MAX_RECIPIENTS": "many"}
+    env.pop("GATEKEEPER_CONFIG", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "queue", "list"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "smtp.max_recipients" in result.stderr
