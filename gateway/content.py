@@ -1,0 +1,153 @@
+"""Content findings of a parsed message: what the commercial-content rules ask about.
+
+Pure and cheap: walks the text parts once, decodes them, strips HTML tags for matching.
+The policy engine decides what the findings mean for a given purpose and jurisdiction.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
+
+UNSUBSCRIBE_PLACEHOLDER = "%unsubscribe_url%"
+
+UNSUBSCRIBE_WORDS: tuple[str, ...] = (
+    "unsubscribe",
+    "odhlásit",
+    "odhlasit",  # the Czech word as it appears in URLs
+    "abmelden",
+    "afmelden",
+    "wypisz",
+)
+"""Words that make a link an unsubscribe link (en, cs, de, nl, pl)."""
+
+PROMOTIONAL_MARKERS: tuple[str, ...] = (
+    "% off",
+    "sale",
+    "discount",
+    "sleva",
+    "akce",
+    "rabatt",
+    "promo code",
+    "coupon",
+)
+
+_TAG = re.compile(r"<[^>]*>")
+_ANCHOR = re.compile(
+    r"""<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)[^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL
+)
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+_IGNORED = re.compile(r"[\s,]+")
+_MARKERS = re.compile(
+    "|".join(
+        rf"(?<!\w){re.escape(m)}(?!\w)" if m[0].isalpha() else re.escape(m)
+        for m in PROMOTIONAL_MARKERS
+    ),
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The operator's identity from config (`identity.*`); None means not configured."""
+
+    name: str | None = None
+    registration: str | None = None
+    postal_address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContentFindings:
+    has_unsubscribe_link: bool
+    has_sender_identification: bool
+    has_postal_address: bool
+    promotional_markers: tuple[str, ...]
+
+    @property
+    def promotional(self) -> bool:
+        return bool(self.promotional_markers)
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    raw: str
+    """The decoded part as written (HTML keeps its tags, for links)."""
+    text: str
+    """What a reader sees: tags stripped, entities decoded."""
+
+
+def find_content(
+    msg: EmailMessage, identity: Identity, unsubscribe_base: str | None
+) -> ContentFindings:
+    parts = [_Part(raw, _visible(raw, html_part)) for raw, html_part in _text_parts(msg)]
+    seen = _squash(" ".join(part.text for part in parts))
+    return ContentFindings(
+        has_unsubscribe_link=any(_has_unsubscribe(part, unsubscribe_base) for part in parts),
+        has_sender_identification=_shows(seen, identity.name)
+        and (identity.registration is None or _shows(seen, identity.registration)),
+        has_postal_address=_shows(seen, identity.postal_address),
+        promotional_markers=_markers(str(msg.get("Subject", "")), *(p.text for p in parts)),
+    )
+
+
+def _text_parts(msg: Message) -> list[tuple[str, bool]]:
+    return [
+        (_decoded(part), part.get_content_subtype() == "html")
+        for part in msg.walk()
+        if part.get_content_maintype() == "text"
+        and part.get_content_subtype() in ("plain", "html")
+        and part.get_content_disposition() != "attachment"
+    ]
+
+
+def _decoded(part: Message) -> str:
+    if isinstance(part, EmailMessage):
+        try:
+            content = part.get_content()
+            if isinstance(content, str):
+                return content
+        except (LookupError, ValueError):
+            pass  # unknown or lying charset: fall through to a lenient decode
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+
+
+def _visible(raw: str, is_html: bool) -> str:
+    return html.unescape(_TAG.sub(" ", raw)) if is_html else raw
+
+
+def _squash(text: str) -> str:
+    """Case-folded, without whitespace or commas, so line breaks and layout do not matter."""
+    return _IGNORED.sub("", text).casefold()
+
+
+def _shows(seen: str, wanted: str | None) -> bool:
+    # Unconfigured identity fails the check (fail safe).
+    return bool(wanted and wanted.strip()) and _squash(wanted or "") in seen
+
+
+def _mentions_unsubscribe(text: str) -> bool:
+    lowered = text.casefold()
+    return any(word in lowered for word in UNSUBSCRIBE_WORDS)
+
+
+def _has_unsubscribe(part: _Part, unsubscribe_base: str | None) -> bool:
+    if UNSUBSCRIBE_PLACEHOLDER in part.raw or (unsubscribe_base and unsubscribe_base in part.raw):
+        return True
+    anchors = _ANCHOR.findall(part.raw)
+    if any(
+        _mentions_unsubscribe(href) or _mentions_unsubscribe(_TAG.sub(" ", text))
+        for href, text in anchors
+    ):
+        return True
+    # Plain text: a URL that says unsubscribe, or a line offering one next to its URL.
+    return any(_URL.search(line) and _mentions_unsubscribe(line) for line in part.text.splitlines())
+
+
+def _markers(*texts: str) -> tuple[str, ...]:
+    found = {match.group(0).casefold() for text in texts for match in _MARKERS.finditer(text)}
+    return tuple(sorted(found))
