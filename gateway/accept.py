@@ -1,4 +1,4 @@
-"""Accept stage: what happens to a message between end of DATA and the 250.
+"""Accept stage: what happens to a message between its RCPTs and the reply to DATA.
 
 classify -> decide -> record -> transform -> spool (durable) -> hand to delivery.
 Any fault of our own answers 451 so the client keeps the message and retries.
@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from typing import Any
 
+from gateway.addresses import matches_glob
+from gateway.audit import Audit
+from gateway.classify import Classification, classify
+from gateway.config import Config
+from gateway.decide import Decider, Who, decision_record, message_facts
 from gateway.delivery.worker import LEASE, Delivery
+from gateway.policy import Verdict
 from gateway.receive import Incoming
-from gateway.store.records import SpoolMessage, SpoolRecipient, new_id
+from gateway.smtp.server import GatewaySession
+from gateway.store.records import Decision, SpoolMessage, SpoolRecipient, new_id
+from gateway.transform.personalize import Personalizer
 from gateway.transform.trace import missing_fields, received_field
 from gateway.writer import Writer
 
@@ -22,39 +31,140 @@ FAULT = "451 4.3.0 Temporary gateway fault, please try again later"
 
 
 class Acceptor:
-    def __init__(self, *, hostname: str, writer: Writer, delivery: Delivery) -> None:
+    def __init__(
+        self, *, config: Config, hostname: str, writer: Writer, delivery: Delivery,
+        decider: Decider, audit: Audit, personalizer: Personalizer,
+    ) -> None:
+        self._config = config
         self._hostname = hostname
         self._writer = writer
         self._delivery = delivery
+        self._decider = decider
+        self._audit = audit
+        self._personalizer = personalizer
 
     def stream(self, user: Any, sender: str) -> tuple[str | None, str | None]:
         """The purpose (and topic) a session is bound to before RCPT, if any."""
+        if user is not None and user.purpose:
+            return user.purpose, user.topic
+        for stream in self._config.streams:
+            if matches_glob(sender, [stream.sender]):
+                return stream.purpose, stream.topic
         return None, None
 
-    async def recipient(self, session: Any, sender: str, address: str) -> str | None:
-        """A refusal reply for this recipient, or None to accept it."""
-        return None
+    async def recipient(self, session: GatewaySession, sender: str, address: str) -> str | None:
+        """With the stream known, each recipient is decided here: a real per-recipient 550."""
+        if session.purpose is None:
+            return None
+        classification = Classification(session.purpose, "stream", topic=session.topic)
+        facts = message_facts(classification, None, None)
+        try:
+            verdict = (await self._decider.verdicts([address], facts))[address]
+        except Exception:
+            log.exception("decision at RCPT failed for %s", address)
+            return FAULT
+        decision = decision_record(_who(session, sender), address, "rcpt", classification,
+                                   verdict)
+        self._audit.record([decision])
+        if verdict.allowed:
+            return None
+        return f"550 5.7.1 {verdict.reason} (ref {decision.id})"
 
-    async def message(self, message: Incoming) -> str:
+    async def message(self, session: GatewaySession, message: Incoming) -> str:
+        try:
+            return await self._accept(session, message)
+        except Exception:
+            log.exception("accepting a message from %s failed", message.client)
+            return FAULT
+
+    async def _accept(self, session: GatewaySession, message: Incoming) -> str:
         queue_id = new_id()
         extra, message_id = missing_fields(message, self._hostname)
-        prefix = received_field(message, self._hostname, queue_id) + extra
-        now = time.time()
-        spooled = SpoolMessage(
-            id=queue_id,
-            received_at=now,
-            sender=message.sender,
-            data=prefix.encode() + message.data,
-            recipients=[SpoolRecipient(r, next_attempt=now + LEASE) for r in message.recipients],
-            message_id=message_id,
-            session_id=message.session_id,
-            client=message.client,
-            auth_user=message.auth_user,
+        parsed, findings = self._decider.content(message.data)
+        classification = classify(
+            message.headers, stream_purpose=session.purpose, stream_topic=session.topic,
+            promotional=findings.promotional,
+            unknown_purpose=self._config.policy.unknown_purpose,
+            reclassify_promotional=self._config.policy.reclassify_promotional,
         )
-        try:
-            await self._writer.spool(spooled)
-        except Exception:
-            log.exception("could not spool %s", queue_id)
-            return FAULT
+        facts = message_facts(classification, parsed, findings)
+        verdicts = await self._decider.verdicts(message.recipients, facts)
+        who = Who(message.session_id, message.client, message.auth_user, message.sender,
+                  message_id, queue_id)
+        decisions = {
+            address: decision_record(who, address, "data", classification, verdict)
+            for address, verdict in verdicts.items()
+        }
+        self._audit.record(list(decisions.values()))
+        allowed = [a for a in message.recipients if verdicts[a].allowed]
+        refusal = self._refusal(message.recipients, allowed, verdicts, decisions)
+        if refusal:
+            return refusal
+        commercial = classification.purpose != "transactional"
+        data = self._personalizer.strip(message.data, commercial)
+        shared = (received_field(message, self._hostname, queue_id) + extra).encode() + data
+        now = time.time()
+        wants_footer = commercial and not findings.has_unsubscribe_link
+        copies = await self._copies(shared, allowed, classification, wants_footer, now + LEASE)
+        if any(not c.prefix and c.data is None for c in copies):
+            # recipients without a copy of their own share one signature
+            shared = await self._personalizer.sign(b"", shared) + shared
+        spooled = SpoolMessage(
+            id=queue_id, received_at=now, sender=message.sender, data=shared,
+            recipients=copies, message_id=message_id, session_id=message.session_id,
+            client=message.client, auth_user=message.auth_user,
+            purpose=classification.purpose, topic=classification.topic or "",
+        )
+        await self._writer.spool(spooled)
         self._delivery.submit(spooled)
+        return _accepted(queue_id, len(allowed), len(message.recipients), decisions, verdicts)
+
+    def _refusal(
+        self, recipients: list[str], allowed: list[str], verdicts: dict[str, Verdict],
+        decisions: dict[str, Decision],
+    ) -> str | None:
+        refused = [a for a in recipients if not verdicts[a].allowed]
+        if not refused:
+            return None
+        if allowed and self._config.policy.partial == "accept":
+            return None
+        reasons = Counter(verdicts[a].reason or "refused" for a in refused)
+        summary = ", ".join(
+            reason if count == 1 and len(refused) == 1 else f"{reason} x{count}"
+            for reason, count in reasons.most_common()
+        )
+        if allowed:
+            summary = f"{len(refused)} of {len(recipients)} recipients refused: {summary}"
+        return f"550 5.7.1 {summary} (ref {decisions[refused[0]].id})"
+
+    async def _copies(
+        self, data: bytes, allowed: list[str], classification: Classification,
+        wants_footer: bool, next_attempt: float,
+    ) -> list[SpoolRecipient]:
+        if classification.purpose == "transactional" or not self._personalizer.unsubscribe_enabled:
+            return [SpoolRecipient(a, next_attempt=next_attempt) for a in allowed]
+        scope = classification.topic or classification.purpose
+        copies = self._personalizer.recipients(
+            data, allowed, scope, add_footer_=wants_footer, next_attempt=next_attempt
+        )
+        for copy in copies:
+            copy.prefix = await self._personalizer.sign(copy.prefix, copy.data or data)
+        return copies
+
+
+def _accepted(
+    queue_id: str, accepted: int, total: int, decisions: dict[str, Decision],
+    verdicts: dict[str, Verdict],
+) -> str:
+    if accepted == total:
         return f"250 2.0.0 Ok: queued as {queue_id}"
+    refused = next(a for a, v in verdicts.items() if not v.allowed)
+    return (
+        f"250 2.0.0 Ok: queued as {queue_id}; {accepted} of {total} recipients accepted, "
+        f"{total - accepted} refused (ref {decisions[refused].id})"
+    )
+
+
+def _who(session: GatewaySession, sender: str) -> Who:
+    user = session.user
+    return Who(session.id, session.client, user.name if user is not None else "", sender)

@@ -16,13 +16,16 @@ from aiohttp import web
 from gateway.accept import Acceptor
 from gateway.audit import Audit
 from gateway.config import Config, ConfigError, is_loopback_host, parse_duration, parse_hostport
+from gateway.decide import Decider
 from gateway.delivery.upstream import UpstreamPool, parse_upstream
 from gateway.delivery.worker import Delivery, RetryPolicy
+from gateway.policy import Policy, PolicyError, default_policy_dir, load_policies
 from gateway.smtp.auth import Authenticator, check_hash_format
 from gateway.smtp.handler import Handler
 from gateway.smtp.server import GatewaySMTP
 from gateway.store import Store, open_store
-from gateway.web import build_app
+from gateway.transform.personalize import Personalizer
+from gateway.web import WebContext, build_app
 from gateway.writer import Writer
 
 log = logging.getLogger("gatekeeper")
@@ -55,6 +58,31 @@ def check_startup(config: Config) -> None:
     parse_upstream(config.upstream.url)
 
 
+def load_configured_policies(config: Config) -> dict[str, Policy]:
+    """The policy files; a typo stops start-up with file, line and key."""
+    directory = Path(config.policy.directory) if config.policy.directory else default_policy_dir()
+    try:
+        policies = load_policies(directory)
+    except PolicyError as exc:
+        raise ConfigError(str(exc)) from exc
+    default = config.policy.default_jurisdiction.lower()
+    if default not in policies:
+        raise ConfigError(
+            f"{config.source}: policy.default_jurisdiction {default!r} has no file in {directory}"
+        )
+    return policies
+
+
+def warn_about_identity(config: Config) -> None:
+    if not config.identity.name or not config.identity.postal_address:
+        log.warning(
+            "identity.name / identity.postal_address not set: commercial mail that needs "
+            "sender identification or a postal address will be refused (fail safe)"
+        )
+    if not config.unsubscribe.secret:
+        log.warning("unsubscribe.secret not set: no List-Unsubscribe fields are added")
+
+
 def server_tls(config: Config) -> ssl.SSLContext | None:
     if not config.smtp.tls_cert or not config.smtp.tls_key:
         return None
@@ -78,6 +106,7 @@ class Gateway:
     writer: Writer
     delivery: Delivery
     hostname: str
+    audit: Audit
     sessions: set[GatewaySMTP] = field(default_factory=set)
     smtp_server: asyncio.Server | None = None
     http_runner: web.AppRunner | None = None
@@ -88,6 +117,10 @@ class Gateway:
         return int(self.smtp_server.sockets[0].getsockname()[1])
 
     @property
+    def web_context(self) -> WebContext:
+        return WebContext(self.config, self.store, self.audit)
+
+    @property
     def http_port(self) -> int:
         assert self.http_runner is not None
         return int(self.http_runner.addresses[0][1])
@@ -95,6 +128,7 @@ class Gateway:
 
 async def start(config: Config) -> Gateway:
     check_startup(config)
+    warn_about_identity(config)
     hostname = config.smtp.hostname or socket.getfqdn()
     store = open_store(config.store.url, synchronous=config.store.synchronous)
     await store.open()
@@ -120,8 +154,12 @@ async def start(config: Config) -> Gateway:
     if config.store.url.startswith("sqlite:"):
         await store.spool_release(time.time())
     delivery.start()
-    gateway = Gateway(config, store, writer, delivery, hostname)
-    acceptor = Acceptor(hostname=hostname, writer=writer, delivery=delivery)
+    gateway = Gateway(config, store, writer, delivery, hostname, audit)
+    decider = Decider(store, load_configured_policies(config), config)
+    acceptor = Acceptor(
+        config=config, hostname=hostname, writer=writer, delivery=delivery, decider=decider,
+        audit=audit, personalizer=Personalizer.from_config(config, hostname),
+    )
     await _start_smtp(gateway, Handler(config.smtp, acceptor))
     await _start_http(gateway)
     return gateway
@@ -161,7 +199,7 @@ async def _start_smtp(gateway: Gateway, handler: Handler) -> None:
 
 async def _start_http(gateway: Gateway) -> None:
     host, port = parse_hostport(gateway.config.http.listen)
-    runner = web.AppRunner(build_app(gateway.store), access_log=None)
+    runner = web.AppRunner(build_app(gateway.web_context), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     gateway.http_runner = runner

@@ -279,8 +279,24 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{source}: 'delivery.max_age': {exc}") from exc
     if bool(config.smtp.tls_cert) != bool(config.smtp.tls_key):
         raise ConfigError(f"{source}: 'smtp.tls_cert' and 'smtp.tls_key' go together")
+    _validate_purposes(config)
     if config.smtp.max_recipients < 1 or config.smtp.max_message_size < 1:
         raise ConfigError(f"{source}: smtp limits must be positive")
+
+
+def _validate_purposes(config: Config) -> None:
+    from gateway.policy.facts import PURPOSES
+
+    named: list[tuple[str, str | None]] = [
+        ("policy.unknown_purpose", config.policy.unknown_purpose)
+    ]
+    named += [(f"smtp.users '{u.name}' purpose", u.purpose) for u in config.smtp.users]
+    named += [(f"streams[{i}].purpose", s.purpose) for i, s in enumerate(config.streams)]
+    for key, purpose in named:
+        if purpose is not None and purpose not in PURPOSES:
+            raise ConfigError(
+                f"{config.source}: {key} {purpose!r} is not one of {', '.join(PURPOSES)}"
+            )
 
 
 def parse_hostport(text: str) -> tuple[str, int]:

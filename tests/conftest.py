@@ -155,6 +155,8 @@ def gateway_sections(tmp_path: Path, upstream_url: str, **overrides: dict[str, A
         "store": {"url": f"sqlite:///{tmp_path / 'gatekeeper.db'}"},
         "upstream": {"url": upstream_url, "connections": 4},
         "delivery": {"retry_initial": 0.5, "retry_max": 2.0},
+        # the relay tests' sender is a transactional stream: consent is not their subject
+        "streams": [{"sender": "app@example.com", "purpose": "transactional"}],
     }
     for name, values in overrides.items():
         if isinstance(values, list):

@@ -124,7 +124,8 @@ async def test_upstream_down_then_up_is_delivered_with_deferrals_logged(gateway_
     finally:
         late.stop()
     await gw.writer.flush()
-    rows = [d for _, d in await gw.store.decisions(DecisionQuery(recipient="later@example.org"))]
+    query = DecisionQuery(recipient="later@example.org", phase="delivery")
+    rows = [d for _, d in await gw.store.decisions(query)]
     reasons = [d.reason for d in rows]
     assert "deferred" in reasons and reasons[-1] == "delivered"
     assert all(d.action == "defer" for d in rows if d.reason == "deferred")
@@ -138,7 +139,7 @@ async def test_upstream_451_twice_then_250_delivers_once(upstream, gateway_facto
     await asyncio.sleep(1.0)
     assert len(upstream.handler.messages) == 1
     await gw.writer.flush()
-    rows = await gw.store.decisions(DecisionQuery(recipient="retry@example.org"))
+    rows = await gw.store.decisions(DecisionQuery(recipient="retry@example.org", phase="delivery"))
     assert [d.reason for _, d in rows] == ["deferred", "deferred", "delivered"]
 
 
@@ -358,8 +359,9 @@ def test_outbox_default_with_no_config(tmp_path, process_factory):
     assert proc.terminate() == 0
     log = run_cli("log", "--format", "json", cwd=tmp_path)
     rows = [json.loads(line) for line in log.stdout.splitlines()]
-    assert [(r["phase"], r["action"], r["reason"]) for r in rows] == [
-        ("delivery", "allow", "delivered")
+    assert [(r["phase"], r["action"], r["purpose"], r["basis"], r["reason"]) for r in rows] == [
+        ("data", "allow", "transactional", "transactional", ""),
+        ("delivery", "allow", "transactional", "", "delivered"),
     ]
 
 

@@ -19,7 +19,7 @@ import aiosmtplib
 
 from gateway.audit import Audit, iso_now
 from gateway.delivery.outbox import deliver_to_outbox
-from gateway.delivery.upstream import UpstreamPool, UpstreamTarget
+from gateway.delivery.upstream import UpstreamPool, UpstreamTarget, send
 from gateway.store import Store
 from gateway.store.records import Decision, RecipientUpdate, SpoolMessage, SpoolRecipient
 from gateway.writer import Writer
@@ -184,9 +184,7 @@ class Delivery:
         for fresh in (False, True):
             try:
                 async with self._pool.connection(fresh=fresh) as client:
-                    errors, reply = await client.sendmail(
-                        message.sender, addresses, content, mail_options=options
-                    )
+                    errors, reply = await send(client, message.sender, addresses, content, options)
             except aiosmtplib.SMTPServerDisconnected as exc:
                 # A pooled connection the upstream closed while idle: one fresh try.
                 if fresh:

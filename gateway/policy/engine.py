@@ -329,6 +329,8 @@ def _inactive(recipient: RecipientFacts, now: datetime, after_days: int) -> bool
 
 
 def _content(ctx: _Context, rules: PurposePolicy) -> tuple[_Finding, ...]:
+    if not ctx.message.content_known:
+        return ()
     return tuple(
         _Finding(f"missing-{rule.requirement}", rule)
         for rule in rules.content

@@ -120,6 +120,8 @@ class MessageFacts:
     has_postal_address: bool = False
     promotional: bool = False
     """Content heuristics found promotional markers."""
+    content_known: bool = True
+    """False at RCPT time: the body is not there yet, so content rules wait for DATA."""
 
 
 @dataclass(frozen=True, slots=True)

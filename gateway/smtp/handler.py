@@ -69,8 +69,7 @@ class Handler:
         return "250 2.1.5 Recipient OK"
 
     async def handle_DATA(self, server: SMTP, session: GatewaySession, envelope: Envelope) -> str:
-        message = _incoming(session, envelope)
-        return await self._acceptor.message(message)
+        return await self._acceptor.message(session, _incoming(session, envelope))
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session fault: %r", error, exc_info=error)
@@ -102,7 +101,7 @@ def _incoming(session: GatewaySession, envelope: Envelope) -> Incoming:
     user = session.user
     return Incoming(
         session_id=session.id,
-        client=_client(session.peer),
+        client=session.client,
         helo=session.host_name or "",
         auth_user=user.name if user is not None else "",
         tls=session.ssl is not None,
@@ -110,10 +109,3 @@ def _incoming(session: GatewaySession, envelope: Envelope) -> Incoming:
         recipients=list(envelope.rcpt_tos),
         data=data,
     )
-
-
-def _client(peer: Any) -> str:
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        host = str(peer[0])
-        return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
-    return str(peer or "")

@@ -6,14 +6,20 @@ SMTP sessions at once; see gateway/writer.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from gateway.policy.facts import RecipientFacts
 from gateway.store.records import (
+    ConsentEvent,
+    ContactRow,
+    ContactView,
     Decision,
     DecisionQuery,
+    ImportCounts,
     QueueEntry,
     SpoolMessage,
+    SuppressionEntry,
     WriteBatch,
 )
 
@@ -47,6 +53,35 @@ class Store(Protocol):
 
     async def decisions(self, query: DecisionQuery) -> list[tuple[int, Decision]]:
         """Decisions matching the query with their sequence numbers, for keyset paging."""
+
+    async def decision_counts(self, since: str | None = None) -> dict[str, list[tuple[str, int]]]:
+        """Decisions since a time, counted by action, reason, purpose, jurisdiction, phase."""
+
+    # -- consent and suppression ------------------------------------------------------------
+    async def recipient_facts(self, addresses: Sequence[str]) -> dict[str, RecipientFacts]:
+        """Everything the policy engine needs for these canonical addresses, in one call.
+
+        Addresses with no contact row and no suppression are left out.
+        """
+
+    async def import_contacts(self, rows: Iterable[ContactRow]) -> ImportCounts:
+        """All or nothing: an exception from `rows` (a bad line) rolls everything back."""
+
+    async def contact(self, address: str) -> ContactView | None: ...
+
+    async def record_consent(self, events: Sequence[ConsentEvent]) -> None:
+        """Append the events and update each consent's current state from them."""
+
+    async def suppress(self, entries: Sequence[SuppressionEntry]) -> int:
+        """Add suppressions (an existing address+scope+reason is kept); returns how many
+        were new."""
+
+    async def unsuppress(self, address: str, scope: str | None = None) -> int: ...
+
+    async def suppressions(
+        self, address: str | None = None, limit: int = 1000, after: str | None = None
+    ) -> list[SuppressionEntry]:
+        """Ordered by address then scope; `after` = the last address of the previous page."""
 
 
 def open_store(url: str, *, synchronous: str = "FULL") -> Store:

@@ -148,3 +148,71 @@ class DecisionQuery:
     before: int | None = None
     limit: int = 1000
     newest_first: bool = False
+
+
+@dataclass(slots=True)
+class ContactRow:
+    """One validated row of a contacts import (DESIGN §4 columns), times as ISO 8601 UTC."""
+
+    line: int
+    address: str
+    """Canonical address."""
+    original: str
+    country: str | None = None
+    source: str | None = None
+    consent_topics: tuple[str, ...] = ()
+    consent_at: str | None = None
+    double_opt_in_at: str | None = None
+    consent_proof: str | None = None
+    customer_kind: str | None = None
+    last_purchase_at: str | None = None
+    purchase_categories: tuple[str, ...] = ()
+    last_engaged_at: str | None = None
+    objected_scopes: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class ImportCounts:
+    rows: int = 0
+    contacts_new: int = 0
+    consent_events: int = 0
+    suppressions: int = 0
+
+
+@dataclass(slots=True)
+class ConsentEvent:
+    """Append-only history of a consent (grant, confirm, withdraw, object, unsubscribe,
+    resubscribe); the consent's current state follows from it."""
+
+    address: str
+    topic: str
+    kind: str
+    at: str
+    source: str = ""
+    proof: str = ""
+    """JSON text: ip, user_agent, form, text — whatever was recorded."""
+
+
+@dataclass(slots=True)
+class SuppressionEntry:
+    address: str
+    scope: str
+    reason: str
+    source: str = ""
+    created_at: str = ""
+
+
+@dataclass(slots=True)
+class ContactView:
+    """Everything known about one address, for `contacts show`, pages and the API."""
+
+    address: str
+    original: str = ""
+    country: str | None = None
+    source: str | None = None
+    created_at: str | None = None
+    last_engaged_at: str | None = None
+    consents: list[dict[str, str | None]] = field(default_factory=list)
+    events: list[ConsentEvent] = field(default_factory=list)
+    relationships: list[dict[str, str | None]] = field(default_factory=list)
+    suppressions: list[SuppressionEntry] = field(default_factory=list)

@@ -57,6 +57,55 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX decision_message ON decision (message_id, seq);
     CREATE INDEX decision_reason ON decision (reason, seq);
     """,
+    # Consent data is keyed by the canonical address, so an import or a look-up never needs a
+    # second query to find a contact's id.
+    """
+    CREATE TABLE contact (
+        address TEXT PRIMARY KEY,
+        original TEXT NOT NULL,
+        country TEXT,
+        source TEXT,
+        created_at TEXT NOT NULL,
+        last_engaged_at TEXT
+    );
+    CREATE TABLE consent (
+        address TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        granted_at TEXT,
+        double_opt_in_at TEXT,
+        withdrawn_at TEXT,
+        source TEXT,
+        proof TEXT,
+        PRIMARY KEY (address, topic)
+    );
+    CREATE TABLE consent_event (
+        seq {SEQ},
+        address TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        proof TEXT NOT NULL DEFAULT '',
+        UNIQUE (address, topic, kind, at)
+    );
+    CREATE TABLE relationship (
+        address TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        last_at TEXT NOT NULL,
+        categories TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (address, kind)
+    );
+    CREATE TABLE suppression (
+        address TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (address, scope, reason)
+    );
+    CREATE INDEX decision_purpose ON decision (purpose, seq);
+    CREATE INDEX decision_action ON decision (action, seq);
+    """,
 )
 
 

@@ -21,10 +21,12 @@ from gateway.store.records import (
 from gateway.store.schema import render
 from gateway.store.sql import (
     DECISION_COLUMNS,
+    count_queries,
     decision_from_row,
     decision_where,
     queue_entry_from_row,
 )
+from gateway.store.sqlite_consent import SqliteConsent
 
 FINAL = ("delivered", "bounced")
 
@@ -37,7 +39,7 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteStore:
+class SqliteStore(SqliteConsent):
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
         self.url = url
         self.path = sqlite_path(url)
@@ -242,3 +244,11 @@ class SqliteStore:
             [*params, query.limit],
         )
         return [(row[0], decision_from_row(row[1:])) for row in rows]
+
+    async def decision_counts(self, since: str | None = None) -> dict[str, list[tuple[str, int]]]:
+        return {
+            column: [(str(value), int(count)) for value, count in await self._fetchall(
+                sql, [since] if since else []
+            )]
+            for column, sql in count_queries(since, "?").items()
+        }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Start `gatekeeper serve` as the relay under test for ../shared/bench/run_bench.sh:
+#   gatekeeper_relay.sh RELAY_PORT SINK_PORT [extra TOML lines...]
+# A fresh SQLite store in a temp dir, the sink as upstream, durable spool (synchronous=FULL).
+set -euo pipefail
+relay_port=$1 sink_port=$2; shift 2
+dir=$(mktemp -d /tmp/gk_bench.XXXXXX)
+http_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+{
+  printf '[smtp]\nlisten = "127.0.0.1:%s"\nhostname = "gw.bench.test"\n' "$relay_port"
+  printf '[http]\nlisten = "127.0.0.1:%s"\n' "$http_port"
+  printf '[upstream]\nurl = "smtp://127.0.0.1:%s"\nconnections = 20\n' "$sink_port"
+  printf '[delivery]\nworkers = 40\n'
+  printf '[store]\nurl = "sqlite:///%s/gatekeeper.db"\n' "$dir"
+  printf '[logging]\nlevel = "WARNING"\n'
+  for line in "$@"; do printf '%s\n' "$line"; done
+} > "$dir/gatekeeper.toml"
+cd "$dir"
+exec python3 -m gateway --config "$dir/gatekeeper.toml" serve

@@ -1,0 +1,309 @@
+"""Consent-side commands: contacts, suppressions, dry-run checks, stats, policies."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from gateway.addresses import canonical, check
+from gateway.app import load_configured_policies
+from gateway.audit import iso_now
+from gateway.classify import Classification, classify
+from gateway.config import Config, ConfigError
+from gateway.contacts import RowError, check_scope, read_contacts
+from gateway.decide import Decider, message_facts
+from gateway.policy import PURPOSES, default_policy_dir, describe, lint
+from gateway.receive import parse_headers
+from gateway.store import Store
+from gateway.store.records import SuppressionEntry
+
+SUPPRESSION_REASONS = ("unsubscribed", "objected", "hard-bounce", "complaint")
+SUPPRESS_CHUNK = 5000
+
+Register = Callable[..., argparse.ArgumentParser]
+
+
+def register(sub: argparse._SubParsersAction, command: Register) -> None:
+    contacts = sub.add_parser("contacts", help="the consent database").add_subparsers(
+        metavar="ACTION"
+    )
+    imp = command("import", cmd_contacts_import, "import contacts from CSV (all or nothing)",
+                  parent=contacts)
+    imp.add_argument("file", type=Path)
+    show = command("show", cmd_contacts_show, "everything known about an address, and the "
+                   "verdict for each purpose", parent=contacts)
+    show.add_argument("email")
+
+    suppress = sub.add_parser("suppress", help="the suppression list").add_subparsers(
+        metavar="ACTION"
+    )
+    add = command("add", cmd_suppress_add, "suppress an address", parent=suppress)
+    add.add_argument("email")
+    add.add_argument("--scope", default="all", help="all, a purpose or a topic (default all)")
+    add.add_argument("--reason", default="unsubscribed", choices=SUPPRESSION_REASONS)
+    remove = command("remove", cmd_suppress_remove, "lift suppressions", parent=suppress)
+    remove.add_argument("email")
+    remove.add_argument("--scope", help="only this scope (default: every scope)")
+    listing = command("list", cmd_suppress_list, "list suppressions", parent=suppress)
+    listing.add_argument("--limit", type=int, default=0)
+    bulk = command("import", cmd_suppress_import, "import a CSV with columns email[,scope,"
+                   "reason] (all or nothing)", parent=suppress)
+    bulk.add_argument("file", type=Path)
+
+    check_cmd = command("check", cmd_check, "dry run: the verdict for each recipient and why")
+    check_cmd.add_argument("message", type=Path)
+    check_cmd.add_argument("--to", nargs="+", required=True, metavar="ADDR")
+    check_cmd.add_argument("--from", dest="sender", default="", help="envelope sender "
+                           "(selects a stream)")
+    check_cmd.add_argument("--user", help="AUTH user (selects its stream)")
+    check_cmd.add_argument("--format", choices=["table", "json"], default="table")
+
+    stats = command("stats", cmd_stats, "decision counts by action, reason, purpose, "
+                    "jurisdiction")
+    stats.add_argument("--since", help="ISO 8601 time or a duration back from now (2h, 7d)")
+
+    policy = sub.add_parser("policy", help="jurisdiction policies").add_subparsers(
+        metavar="ACTION"
+    )
+    policy_show = command("show", cmd_policy_show, "print a policy's rules with ids and "
+                          "citations", parent=policy, sync=True)
+    policy_show.add_argument("code")
+    command("lint", cmd_policy_lint, "check the policy files", parent=policy, sync=True)
+
+
+def _store_job(config: Config, job: Callable[[Store], Any]) -> Any:
+    from gateway.cli import with_store
+
+    return with_store(config, job)
+
+
+async def cmd_contacts_import(args: argparse.Namespace, config: Config) -> int:
+    async def job(store: Store) -> int:
+        try:
+            counts = await store.import_contacts(read_contacts(args.file))
+        except RowError as exc:
+            print(f"gatekeeper: {args.file}: {exc}; nothing was imported", file=sys.stderr)
+            return 1
+        print(f"imported {counts.rows} rows: {counts.contacts_new} new contacts, "
+              f"{counts.consent_events} consent events, {counts.suppressions} suppressions")
+        return 0
+
+    return int(await _store_job(config, job))
+
+
+async def cmd_contacts_show(args: argparse.Namespace, config: Config) -> int:
+    address = canonical(check(args.email))
+    policies = load_configured_policies(config)
+
+    async def job(store: Store) -> int:
+        view = await store.contact(address)
+        if view is None:
+            print(f"{address}: no contact record and no suppression")
+        else:
+            _print_view(view)
+        decider = Decider(store, policies, config)
+        print("\nverdicts (content rules are checked when a message is sent):")
+        for purpose in PURPOSES:
+            facts = message_facts(Classification(purpose, "check"), None, None)
+            verdict = (await decider.verdicts([address], facts))[address]
+            why = verdict.basis if verdict.allowed else verdict.reason
+            print(f"  {purpose:18} {verdict.action:5} {why:24} {verdict.jurisdiction:3} "
+                  f"{verdict.rule}  [{verdict.cite}]")
+        return 0
+
+    return int(await _store_job(config, job))
+
+
+def _print_view(view: Any) -> None:
+    print(f"contact   {view.address} (as given: {view.original or '-'})")
+    print(f"country   {view.country or '-'}   source {view.source or '-'}   created "
+          f"{view.created_at or '-'}   last engaged {view.last_engaged_at or '-'}")
+    for consent in view.consents:
+        print("consent   " + "  ".join(f"{k}={v}" for k, v in consent.items() if v))
+    for relationship in view.relationships:
+        print("customer  " + "  ".join(f"{k}={v}" for k, v in relationship.items() if v))
+    for s in view.suppressions:
+        print(f"suppressed scope={s.scope} reason={s.reason} source={s.source} at {s.created_at}")
+    for e in view.events:
+        print(f"event     {e.at} {e.kind} {e.topic} source={e.source} {e.proof}".rstrip())
+
+
+async def cmd_suppress_add(args: argparse.Namespace, config: Config) -> int:
+    entry = SuppressionEntry(canonical(check(args.email)), check_scope(args.scope), args.reason,
+                             "cli", iso_now())
+
+    async def job(store: Store) -> int:
+        added = await store.suppress([entry])
+        print(f"{entry.address}: {'suppressed' if added else 'already suppressed'} "
+              f"(scope {entry.scope}, reason {entry.reason})")
+        return 0
+
+    return int(await _store_job(config, job))
+
+
+async def cmd_suppress_remove(args: argparse.Namespace, config: Config) -> int:
+    address = canonical(check(args.email))
+    scope = check_scope(args.scope) if args.scope else None
+
+    async def job(store: Store) -> int:
+        removed = await store.unsuppress(address, scope)
+        print(f"{address}: {removed} suppression(s) removed")
+        return 0 if removed else 1
+
+    return int(await _store_job(config, job))
+
+
+async def cmd_suppress_list(args: argparse.Namespace, config: Config) -> int:
+    async def job(store: Store) -> int:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["email", "scope", "reason", "source", "created_at"])
+        after, shown = None, 0
+        while True:
+            page = await store.suppressions(limit=1000, after=after)
+            for s in page:
+                writer.writerow([s.address, s.scope, s.reason, s.source, s.created_at])
+                shown += 1
+                if args.limit and shown >= args.limit:
+                    return 0
+            if len(page) < 1000:
+                return 0
+            after = page[-1].address
+
+    return int(await _store_job(config, job))
+
+
+def read_suppressions(path: Path) -> Iterator[SuppressionEntry]:
+    now = iso_now()
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        unknown = set(reader.fieldnames or ()) - {"email", "scope", "reason"}
+        if "email" not in (reader.fieldnames or ()) or unknown:
+            raise RowError(1, "columns must be email[,scope,reason]")
+        for record in reader:
+            try:
+                reason = (record.get("reason") or "unsubscribed").strip().lower()
+                if reason not in SUPPRESSION_REASONS:
+                    raise ValueError(f"unknown reason {reason!r}")
+                yield SuppressionEntry(
+                    canonical(check((record.get("email") or "").strip())),
+                    check_scope(record.get("scope") or "all"), reason, "import", now,
+                )
+            except ValueError as exc:
+                raise RowError(reader.line_num, str(exc)) from exc
+
+
+async def cmd_suppress_import(args: argparse.Namespace, config: Config) -> int:
+    try:
+        total = sum(1 for _ in read_suppressions(args.file))  # check everything first
+    except RowError as exc:
+        print(f"gatekeeper: {args.file}: {exc}; nothing was imported", file=sys.stderr)
+        return 1
+
+    async def job(store: Store) -> int:
+        added, chunk = 0, []
+        for entry in read_suppressions(args.file):
+            chunk.append(entry)
+            if len(chunk) >= SUPPRESS_CHUNK:
+                added += await store.suppress(chunk)
+                chunk = []
+        added += await store.suppress(chunk) if chunk else 0
+        print(f"{total} rows, {added} new suppressions")
+        return 0
+
+    return int(await _store_job(config, job))
+
+
+async def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    data = args.message.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    policies = load_configured_policies(config)
+    recipients = [check(a) for a in args.to]
+
+    async def job(store: Store) -> int:
+        decider = Decider(store, policies, config)
+        purpose, topic = _stream(config, args.user, args.sender)
+        parsed, findings = decider.content(data)
+        classification = classify(
+            parse_headers(data), stream_purpose=purpose, stream_topic=topic,
+            promotional=findings.promotional, unknown_purpose=config.policy.unknown_purpose,
+            reclassify_promotional=config.policy.reclassify_promotional,
+        )
+        verdicts = await decider.verdicts(recipients, message_facts(classification, parsed,
+                                                                     findings))
+        print_check(args.format, classification, verdicts)
+        return 0 if all(v.allowed for v in verdicts.values()) else 1
+
+    return int(await _store_job(config, job))
+
+
+def _stream(config: Config, user_name: str | None, sender: str) -> tuple[str | None, str | None]:
+    from gateway.addresses import matches_glob
+
+    user = next((u for u in config.smtp.users if u.name == user_name), None)
+    if user_name and user is None:
+        raise ConfigError(f"{config.source}: no smtp.users entry named {user_name!r}")
+    if user is not None and user.purpose:
+        return user.purpose, user.topic
+    for stream in config.streams:
+        if sender and matches_glob(sender, [stream.sender]):
+            return stream.purpose, stream.topic
+    return None, None
+
+
+def print_check(fmt: str, classification: Classification, verdicts: dict[str, Any]) -> None:
+    if fmt == "json":
+        for address, v in verdicts.items():
+            print(json.dumps({
+                "recipient": address, "purpose": classification.purpose,
+                "topic": classification.topic, "jurisdiction": v.jurisdiction,
+                "action": v.action, "basis": v.basis, "reason": v.reason, "rule": v.rule,
+                "cite": v.cite, "detail": [*classification.notes, *v.detail],
+            }, ensure_ascii=False))
+        return
+    print(f"purpose {classification.purpose} ({classification.origin})"
+          f"{'  topic ' + classification.topic if classification.topic else ''}")
+    for note in classification.notes:
+        print(f"  note: {note}")
+    for address, v in verdicts.items():
+        why = v.basis if v.allowed else v.reason
+        print(f"{address}: {v.action} {why} [{v.jurisdiction}] rule {v.rule} — {v.cite}")
+        for line in v.detail:
+            print(f"    {line}")
+
+
+async def cmd_stats(args: argparse.Namespace, config: Config) -> int:
+    from gateway.cli import parse_time
+
+    async def job(store: Store) -> int:
+        counts = await store.decision_counts(parse_time(args.since))
+        for column, rows in counts.items():
+            print(f"by {column}:")
+            for value, count in rows:
+                print(f"  {value or '-':28} {count}")
+        return 0
+
+    return int(await _store_job(config, job))
+
+
+def cmd_policy_show(args: argparse.Namespace, config: Config) -> int:
+    policies = load_configured_policies(config)
+    code = args.code.lower()
+    if code not in policies:
+        print(f"gatekeeper: no policy {code!r}; have {', '.join(sorted(policies))}",
+              file=sys.stderr)
+        return 1
+    print(describe(policies[code]))
+    return 0
+
+
+def cmd_policy_lint(args: argparse.Namespace, config: Config) -> int:
+    directory = Path(config.policy.directory) if config.policy.directory else default_policy_dir()
+    problems = lint(directory)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{directory}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0

@@ -1,0 +1,122 @@
+"""Decide stage: one store look-up for all recipients, then the pure engine per recipient."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+from gateway.addresses import canonical
+from gateway.audit import iso_now
+from gateway.classify import Classification
+from gateway.config import Config
+from gateway.content import ContentFindings, Identity, find_content
+from gateway.policy import MessageFacts, Policy, RecipientFacts, Settings, Verdict, decide
+from gateway.store import Store
+from gateway.store.records import Decision
+
+
+@dataclass(frozen=True)
+class Who:
+    """The session side of a decision record."""
+
+    session_id: str
+    client: str
+    auth_user: str
+    sender: str
+    message_id: str = ""
+    queue_id: str = ""
+
+
+class Decider:
+    def __init__(self, store: Store, policies: Mapping[str, Policy], config: Config) -> None:
+        self._store = store
+        self._policies = policies
+        self._settings = Settings(
+            default_jurisdiction=config.policy.default_jurisdiction.lower(),
+            combine=config.policy.combine,
+            sender_jurisdiction=(config.identity.jurisdiction or "").lower() or None,
+            inactive_after_days=config.policy.inactive_after_days,
+        )
+        self._identity = Identity(
+            config.identity.name, config.identity.registration, config.identity.postal_address
+        )
+        self._unsubscribe_base = config.http.public_url.rstrip("/") + "/u/"
+        self._footer = config.unsubscribe.footer
+
+    async def verdicts(
+        self, addresses: Sequence[str], message: MessageFacts
+    ) -> dict[str, Verdict]:
+        keys = {address: canonical(address) for address in addresses}
+        facts = await self._store.recipient_facts(list(keys.values()))
+        now = datetime.now(UTC)
+        return {
+            address: decide(
+                self._policies, facts.get(key) or RecipientFacts(address=key), message,
+                now=now, settings=self._settings,
+            )
+            for address, key in keys.items()
+        }
+
+    def content(self, data: bytes) -> tuple[EmailMessage, ContentFindings]:
+        parsed = email.message_from_bytes(data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        findings = find_content(parsed, self._identity, self._unsubscribe_base)
+        if self._footer:
+            # The footer (DESIGN §6) adds the link and the identity to mail that lacks them.
+            findings = ContentFindings(
+                has_unsubscribe_link=True,
+                has_sender_identification=bool(self._identity.name)
+                or findings.has_sender_identification,
+                has_postal_address=bool(self._identity.postal_address)
+                or findings.has_postal_address,
+                promotional_markers=findings.promotional_markers,
+            )
+        return parsed, findings
+
+
+def message_facts(
+    classification: Classification, parsed: EmailMessage | None, findings: ContentFindings | None
+) -> MessageFacts:
+    """Facts of the message; without `findings` (at RCPT) content rules wait for DATA."""
+    return MessageFacts(
+        purpose=classification.purpose,
+        topic=classification.topic,
+        category=classification.category,
+        partner=classification.partner,
+        subject=str(parsed.get("Subject", "")) if parsed is not None else "",
+        from_header=str(parsed.get("From", "")) if parsed is not None else "",
+        has_unsubscribe_link=findings is not None and findings.has_unsubscribe_link,
+        has_sender_identification=findings is not None and findings.has_sender_identification,
+        has_postal_address=findings is not None and findings.has_postal_address,
+        promotional=findings is not None and findings.promotional,
+        content_known=findings is not None,
+    )
+
+
+def decision_record(
+    who: Who, recipient: str, phase: str, classification: Classification, verdict: Verdict
+) -> Decision:
+    return Decision(
+        time=iso_now(),
+        phase=phase,
+        action=verdict.action,
+        recipient=canonical(recipient),
+        session_id=who.session_id,
+        message_id=who.message_id,
+        client=who.client,
+        auth_user=who.auth_user,
+        sender=who.sender,
+        purpose=classification.purpose,
+        topic=classification.topic or "",
+        jurisdiction=verdict.jurisdiction,
+        basis=verdict.basis or "",
+        reason=verdict.reason or "",
+        rule=verdict.rule,
+        cite=verdict.cite,
+        queue_id=who.queue_id,
+        detail="; ".join([*classification.notes, *verdict.detail]),
+    )
