@@ -19,6 +19,7 @@ from gateway.config import Config, ConfigError, is_loopback_host, parse_duration
 from gateway.decide import Decider
 from gateway.delivery.upstream import UpstreamPool, parse_upstream
 from gateway.delivery.worker import Delivery, RetryPolicy
+from gateway.erasure import erasure_key
 from gateway.policy import Policy, PolicyError, default_policy_dir, load_policies
 from gateway.smtp.auth import Authenticator, check_hash_format
 from gateway.smtp.handler import Handler
@@ -155,7 +156,8 @@ async def start(config: Config) -> Gateway:
         await store.spool_release(time.time())
     delivery.start()
     gateway = Gateway(config, store, writer, delivery, hostname, audit)
-    decider = Decider(store, load_configured_policies(config), config)
+    decider = Decider(store, load_configured_policies(config), config,
+                      await erasure_key(store, config))
     acceptor = Acceptor(
         config=config, hostname=hostname, writer=writer, delivery=delivery, decider=decider,
         audit=audit, personalizer=Personalizer.from_config(config, hostname),

@@ -17,7 +17,9 @@ from gateway.classify import Classification, classify
 from gateway.config import Config, ConfigError
 from gateway.contacts import RowError, check_scope, read_contacts
 from gateway.decide import Decider, message_facts
+from gateway.erasure import erased_key, erasure_key
 from gateway.policy import PURPOSES, default_policy_dir, describe, lint
+from gateway.proof import proof_document
 from gateway.receive import parse_headers
 from gateway.store import Store
 from gateway.store.records import SuppressionEntry
@@ -38,6 +40,14 @@ def register(sub: argparse._SubParsersAction, command: Register) -> None:
     show = command("show", cmd_contacts_show, "everything known about an address, and the "
                    "verdict for each purpose", parent=contacts)
     show.add_argument("email")
+
+    proof = command("proof", cmd_contacts_proof, "the full consent history with proof, as "
+                    "JSON (access requests, audits)", parent=contacts)
+    proof.add_argument("email")
+    forget = command("forget", cmd_forget, "erase an address, keeping a keyed hash that keeps "
+                     "it suppressed")
+    forget.add_argument("email")
+    command("purge", cmd_purge, "apply retention: old decisions, consents of inactive contacts")
 
     suppress = sub.add_parser("suppress", help="the suppression list").add_subparsers(
         metavar="ACTION"
@@ -106,7 +116,7 @@ async def cmd_contacts_show(args: argparse.Namespace, config: Config) -> int:
             print(f"{address}: no contact record and no suppression")
         else:
             _print_view(view)
-        decider = Decider(store, policies, config)
+        decider = Decider(store, policies, config, await erasure_key(store, config))
         print("\nverdicts (content rules are checked when a message is sent):")
         for purpose in PURPOSES:
             facts = message_facts(Classification(purpose, "check"), None, None)
@@ -224,7 +234,7 @@ async def cmd_check(args: argparse.Namespace, config: Config) -> int:
     recipients = [check(a) for a in args.to]
 
     async def job(store: Store) -> int:
-        decider = Decider(store, policies, config)
+        decider = Decider(store, policies, config, await erasure_key(store, config))
         purpose, topic = _stream(config, args.user, args.sender)
         parsed, findings = decider.content(data)
         classification = classify(
@@ -307,3 +317,48 @@ def cmd_policy_lint(args: argparse.Namespace, config: Config) -> int:
         print(problem, file=sys.stderr)
     print(f"{directory}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
     return 1 if problems else 0
+
+
+async def cmd_contacts_proof(args: argparse.Namespace, config: Config) -> int:
+    address = canonical(check(args.email))
+
+    async def job(store: Store) -> int:
+        view = await store.contact(address)
+        if view is None:
+            print(f"gatekeeper: nothing is known about {address}", file=sys.stderr)
+            return 1
+        print(json.dumps(proof_document(view), indent=2, ensure_ascii=False))
+        return 0
+
+    return int(await _store_job(config, job))
+
+
+async def cmd_forget(args: argparse.Namespace, config: Config) -> int:
+    address = canonical(check(args.email))
+
+    async def job(store: Store) -> int:
+        hashed = erased_key(await erasure_key(store, config), address)
+        touched = await store.forget(address, hashed)
+        summary = ", ".join(f"{table} {n}" for table, n in touched.items() if n)
+        print(f"{address} erased ({summary or 'nothing held'}); suppressed as {hashed}")
+        return 0
+
+    return int(await _store_job(config, job))
+
+
+async def cmd_purge(args: argparse.Namespace, config: Config) -> int:
+    from gateway.cli import parse_time
+
+    retention = config.retention
+
+    async def job(store: Store) -> int:
+        decisions_before = parse_time(f"{retention.decisions_days}d")
+        inactive_before = parse_time(f"{retention.inactive_days}d")
+        assert decisions_before is not None and inactive_before is not None
+        counts = await store.purge(decisions_before, inactive_before, iso_now())
+        print(f"purged {counts['decisions']} decisions older than {retention.decisions_days} "
+              f"days; expired {counts['consents_expired']} consents of contacts inactive for "
+              f"{retention.inactive_days} days")
+        return 0
+
+    return int(await _store_job(config, job))

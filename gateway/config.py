@@ -132,6 +132,15 @@ class IdentityConfig:
 
 
 @dataclass
+class RetentionConfig:
+    decisions_days: int = 400
+    inactive_days: int = 1095
+    erasure_key: str | None = None
+    """Key of the hash that keeps an erased address suppressed; unset = one generated and
+    kept in the store."""
+
+
+@dataclass
 class LoggingConfig:
     level: str = "INFO"
     format: str = "text"
@@ -149,6 +158,7 @@ class Config:
     unsubscribe: UnsubscribeConfig = field(default_factory=UnsubscribeConfig)
     dkim: DkimConfig = field(default_factory=DkimConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str = "defaults"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
@@ -14,6 +14,7 @@ from gateway.audit import iso_now
 from gateway.classify import Classification
 from gateway.config import Config
 from gateway.content import ContentFindings, Identity, find_content
+from gateway.erasure import erased_key
 from gateway.policy import MessageFacts, Policy, RecipientFacts, Settings, Verdict, decide
 from gateway.store import Store
 from gateway.store.records import Decision
@@ -32,8 +33,11 @@ class Who:
 
 
 class Decider:
-    def __init__(self, store: Store, policies: Mapping[str, Policy], config: Config) -> None:
+    def __init__(
+        self, store: Store, policies: Mapping[str, Policy], config: Config, erasure_key: bytes
+    ) -> None:
         self._store = store
+        self._erasure_key = erasure_key
         self._policies = policies
         self._settings = Settings(
             default_jurisdiction=config.policy.default_jurisdiction.lower(),
@@ -51,11 +55,12 @@ class Decider:
         self, addresses: Sequence[str], message: MessageFacts
     ) -> dict[str, Verdict]:
         keys = {address: canonical(address) for address in addresses}
-        facts = await self._store.recipient_facts(list(keys.values()))
+        hashes = {key: erased_key(self._erasure_key, key) for key in keys.values()}
+        facts = await self._store.recipient_facts([*keys.values(), *hashes.values()])
         now = datetime.now(UTC)
         return {
             address: decide(
-                self._policies, facts.get(key) or RecipientFacts(address=key), message,
+                self._policies, _with_erasure(facts, key, hashes[key]), message,
                 now=now, settings=self._settings,
             )
             for address, key in keys.items()
@@ -76,6 +81,15 @@ class Decider:
                 promotional_markers=findings.promotional_markers,
             )
         return parsed, findings
+
+
+def _with_erasure(facts: Mapping[str, RecipientFacts], key: str, hashed: str) -> RecipientFacts:
+    """An address erased earlier is known only by its hash: its suppressions still apply."""
+    own = facts.get(key) or RecipientFacts(address=key)
+    erased = facts.get(hashed)
+    if erased is None:
+        return own
+    return replace(own, suppressions=own.suppressions + erased.suppressions)
 
 
 def message_facts(

@@ -76,12 +76,27 @@ class Store(Protocol):
         """Add suppressions (an existing address+scope+reason is kept); returns how many
         were new."""
 
-    async def unsuppress(self, address: str, scope: str | None = None) -> int: ...
+    async def unsuppress(
+        self, address: str, scope: str | None = None, reason: str | None = None
+    ) -> int: ...
 
     async def suppressions(
         self, address: str | None = None, limit: int = 1000, after: str | None = None
     ) -> list[SuppressionEntry]:
         """Ordered by address then scope; `after` = the last address of the previous page."""
+
+    # -- retention and erasure ---------------------------------------------------------------
+    async def meta(self, name: str, default: str) -> str:
+        """A stored setting; `default` is stored and returned the first time."""
+
+    async def forget(self, address: str, hashed: str) -> dict[str, int]:
+        """Erase an address (GDPR art. 17): personal data deleted, the address replaced by
+        `hashed` wherever a record must stay, and an `erased` suppression kept under `hashed`.
+        Returns rows touched per table."""
+
+    async def purge(self, decisions_before: str, inactive_before: str, now: str) -> dict[str, int]:
+        """Retention: decisions older than `decisions_before` deleted; consents of contacts
+        inactive since before `inactive_before` removed, each recorded as an `expire` event."""
 
 
 def open_store(url: str, *, synchronous: str = "FULL") -> Store:

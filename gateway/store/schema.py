@@ -106,6 +106,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX decision_purpose ON decision (purpose, seq);
     CREATE INDEX decision_action ON decision (action, seq);
     """,
+    """
+    CREATE TABLE meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE INDEX decision_sender ON decision (sender, seq);
+    CREATE INDEX decision_jurisdiction ON decision (jurisdiction, seq);
+    CREATE INDEX contact_engaged ON contact (last_engaged_at);
+    """,
 )
 
 

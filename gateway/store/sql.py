@@ -355,8 +355,6 @@ SUPPRESSIONS_PAGE = (
     f"SELECT {SUPPRESSION_COLUMNS} FROM suppression WHERE address > ?"
     " ORDER BY address, scope, reason LIMIT ?"
 )
-UNSUPPRESS_ALL = "DELETE FROM suppression WHERE address = ?"
-UNSUPPRESS_SCOPE = "DELETE FROM suppression WHERE address = ? AND scope = ?"
 
 
 def import_batches(chunk: Sequence[ContactRow], now: str) -> list[tuple[str, list[Any]]]:
@@ -386,3 +384,55 @@ def contact_view(
         dict(zip(("kind", "last_at", "categories"), r, strict=True)) for r in rows["relationships"]
     ]
     return view
+
+
+def unsuppress_sql(
+    address: str, scope: str | None, reason: str | None
+) -> tuple[str, tuple[str, ...]]:
+    clauses, params = ["address = ?"], [address]
+    for column, value in (("scope", scope), ("reason", reason)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    return f"DELETE FROM suppression WHERE {' AND '.join(clauses)}", tuple(params)
+
+
+# -- retention and erasure --
+
+FORGET: tuple[tuple[str, str], ...] = (
+    # (table, statement); parameters are (hashed, address) or (address,)
+    ("decision", "UPDATE decision SET recipient = ?, detail = replace(detail, ?, ?)"
+                 " WHERE recipient = ?"),
+    ("decision_sender", "UPDATE decision SET sender = ? WHERE sender = ?"),
+    ("consent_event", "DELETE FROM consent_event WHERE address = ?"),
+    ("consent", "DELETE FROM consent WHERE address = ?"),
+    ("relationship", "DELETE FROM relationship WHERE address = ?"),
+    ("suppression", "DELETE FROM suppression WHERE address = ?"),
+    ("spool_recipient", "DELETE FROM spool_recipient WHERE address = ?"),
+    ("contact", "DELETE FROM contact WHERE address = ?"),
+)
+
+
+def forget_params(table: str, address: str, hashed: str) -> tuple[str, ...]:
+    if table == "decision":
+        return (hashed, address, hashed, address)
+    if table == "decision_sender":
+        return (hashed, address)
+    return (address,)
+
+
+INACTIVE_CONSENTS = (
+    "SELECT c.address, c.topic FROM consent c JOIN contact k ON k.address = c.address"
+    " WHERE COALESCE(k.last_engaged_at, '') < ? AND COALESCE(c.double_opt_in_at, '') < ?"
+    " AND COALESCE(c.granted_at, '') < ? AND NOT EXISTS (SELECT 1 FROM relationship r"
+    " WHERE r.address = c.address AND r.last_at >= ?)"
+)
+
+META_DEFAULT = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
+META_VALUE = "SELECT value FROM meta WHERE name = ?"
+PURGE_DECISIONS = "DELETE FROM decision WHERE time < ?"
+DELETE_CONSENT = "DELETE FROM consent WHERE address = ? AND topic = ?"
+DELETE_EMPTY_MESSAGES = (
+    "DELETE FROM spool_message WHERE NOT EXISTS"
+    " (SELECT 1 FROM spool_recipient WHERE message_id = spool_message.id)"
+)

@@ -21,13 +21,17 @@ from gateway.store.records import (
 from gateway.store.sql import (
     ENSURE_CONTACT,
     FACT_QUERIES,
+    FORGET,
     IMPORT_STATEMENTS,
+    INACTIVE_CONSENTS,
     INSERT_EVENT,
     INSERT_SUPPRESSION,
     build_facts,
     consent_state_params,
     contact_row_params,
+    forget_params,
     marks,
+    unsuppress_sql,
 )
 
 IMPORT_CHUNK = 5000
@@ -159,16 +163,12 @@ class SqliteConsent:
             )
             return db.total_changes - before
 
-    async def unsuppress(self, address: str, scope: str | None = None) -> int:
+    async def unsuppress(
+        self, address: str, scope: str | None = None, reason: str | None = None
+    ) -> int:
+        sql, params = unsuppress_sql(address, scope, reason)
         async with self._lock:
-            if scope is None:
-                cur = await self.writer.execute(
-                    "DELETE FROM suppression WHERE address = ?", (address,)
-                )
-            else:
-                cur = await self.writer.execute(
-                    "DELETE FROM suppression WHERE address = ? AND scope = ?", (address, scope)
-                )
+            cur = await self.writer.execute(sql, params)
             return cur.rowcount
 
     async def suppressions(
@@ -187,3 +187,54 @@ class SqliteConsent:
                 (after or "", limit),
             )
         return [SuppressionEntry(*r) for r in rows]
+
+    async def meta(self, name: str, default: str) -> str:
+        async with self._lock:
+            await self.writer.execute(
+                "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                (name, default),
+            )
+        rows = await self._rows("SELECT value FROM meta WHERE name = ?", (name,))
+        return str(rows[0][0])
+
+    async def forget(self, address: str, hashed: str) -> dict[str, int]:
+        touched: dict[str, int] = {}
+        async with self._lock:
+            db = self.writer
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for table, sql in FORGET:
+                    cur = await db.execute(sql, forget_params(table, address, hashed))
+                    touched[table] = cur.rowcount
+                await db.execute(INSERT_SUPPRESSION, (hashed, "all", "erased", "forget",
+                                                      iso_now()))
+                await db.execute(
+                    "DELETE FROM spool_message WHERE NOT EXISTS (SELECT 1 FROM spool_recipient"
+                    " WHERE message_id = spool_message.id)"
+                )
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+        return touched
+
+    async def purge(self, decisions_before: str, inactive_before: str, now: str) -> dict[str, int]:
+        async with self._lock:
+            db = self.writer
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = await db.execute("DELETE FROM decision WHERE time < ?", (decisions_before,))
+                decisions = cur.rowcount
+                async with db.execute(INACTIVE_CONSENTS, (inactive_before,) * 4) as found:
+                    expired = list(await found.fetchall())
+                await db.executemany(INSERT_EVENT, [
+                    (address, topic, "expire", now, "purge", "") for address, topic in expired
+                ])
+                await db.executemany(
+                    "DELETE FROM consent WHERE address = ? AND topic = ?", expired
+                )
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+        return {"decisions": decisions, "consents_expired": len(expired)}
