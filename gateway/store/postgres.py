@@ -1,0 +1,156 @@
+"""PostgreSQL engine (asyncpg): the store for several gateway instances sharing one database.
+
+Every instance claims due spool recipients by leasing them (next_attempt moved to now + lease)
+inside a transaction that locks the claimed messages with FOR UPDATE SKIP LOCKED, so
+concurrent claimers take disjoint messages instead of waiting on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from gateway.store import StoreError
+from gateway.store.postgres_consent import PostgresConsent, affected
+from gateway.store.records import (
+    Decision,
+    DecisionQuery,
+    QueueEntry,
+    SpoolMessage,
+    WriteBatch,
+)
+from gateway.store.schema import render
+from gateway.store.sql import (
+    SPOOL_LIST,
+    SPOOL_MESSAGE_COLUMNS,
+    SPOOL_RECIPIENT_COLUMNS,
+    count_queries,
+    decision_from_row,
+    decisions_sql,
+    numbered,
+    queue_entry_from_row,
+    spool_messages,
+    write_batch_statements,
+)
+
+MIGRATION_LOCK = 0x6761_7465_6B65_6570
+"""pg_advisory_xact_lock key ("gatekeep"): instances starting together migrate one at a time."""
+
+# Whole messages are the unit of a claim: locking the message row (not its recipients) lets a
+# second claimer skip it entirely and take the next due message.
+CLAIM_MESSAGES = (
+    "SELECT m.id FROM spool_message m JOIN (SELECT message_id, min(next_attempt) AS due"
+    " FROM spool_recipient WHERE next_attempt <= $1 GROUP BY message_id) d"
+    " ON d.message_id = m.id ORDER BY d.due LIMIT $2 FOR UPDATE OF m SKIP LOCKED"
+)
+# A new statement sees what a claimer that committed meanwhile leased, so those recipients
+# are no longer due here and are not claimed twice. SKIP LOCKED also passes over a recipient
+# that a commit is finishing (its lease ran out during delivery): waiting for it while holding
+# the message lock, which that commit needs next to drop an empty message, would deadlock.
+DUE_RECIPIENTS = (
+    f"SELECT {SPOOL_RECIPIENT_COLUMNS} FROM spool_recipient"
+    " WHERE message_id = ANY($1::text[]) AND next_attempt <= $2 FOR UPDATE SKIP LOCKED"
+)
+LEASE = (
+    "UPDATE spool_recipient r SET next_attempt = $1"
+    " FROM unnest($2::text[], $3::text[]) AS k(message_id, address)"
+    " WHERE r.message_id = k.message_id AND r.address = k.address"
+)
+MESSAGES = f"SELECT {SPOOL_MESSAGE_COLUMNS} FROM spool_message WHERE id = ANY($1::text[])"
+
+
+class PostgresStore(PostgresConsent):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("store is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=10)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(f"store.url: cannot connect to PostgreSQL: {exc}") from exc
+        async with self.pool.acquire() as conn:
+            await migrate(conn)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
+    async def commit(self, batch: WriteBatch) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            for sql, rows in write_batch_statements(batch):
+                await conn.executemany(numbered(sql), rows)
+
+    async def spool_claim(self, now: float, lease: float, limit: int) -> list[SpoolMessage]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            ids = [r[0] for r in await conn.fetch(CLAIM_MESSAGES, now, limit)]
+            if not ids:
+                return []
+            recipients = await conn.fetch(DUE_RECIPIENTS, ids, now)
+            await conn.execute(LEASE, now + lease, [r[0] for r in recipients],
+                               [r[1] for r in recipients])
+            claimed = list(dict.fromkeys(r[0] for r in recipients))
+            messages = await conn.fetch(MESSAGES, claimed) if claimed else []
+        return spool_messages(recipients, messages)
+
+    async def spool_release(self, now: float) -> int:
+        status = await self.pool.execute(
+            "UPDATE spool_recipient SET next_attempt = $1 WHERE next_attempt > $1", now
+        )
+        return affected(status)
+
+    async def spool_list(self) -> list[QueueEntry]:
+        return [queue_entry_from_row(r) for r in await self.pool.fetch(SPOOL_LIST)]
+
+    async def spool_retry(self, ids: Sequence[str], now: float) -> int:
+        if ids:
+            status = await self.pool.execute(
+                "UPDATE spool_recipient SET next_attempt = $1 WHERE message_id = ANY($2::text[])",
+                now, list(ids),
+            )
+        else:
+            status = await self.pool.execute("UPDATE spool_recipient SET next_attempt = $1", now)
+        return affected(status)
+
+    async def decisions(self, query: DecisionQuery) -> list[tuple[int, Decision]]:
+        sql, params = decisions_sql(query, "$")
+        rows = await self.pool.fetch(sql, *params)
+        return [(row[0], decision_from_row(row[1:])) for row in rows]
+
+    async def decision_counts(self, since: str | None = None) -> dict[str, list[tuple[str, int]]]:
+        params = [since] if since else []
+        async with self.pool.acquire() as conn:
+            return {
+                column: [(str(value), int(count)) for value, count in
+                         await conn.fetch(sql, *params)]
+                for column, sql in count_queries(since, "$").items()
+            }
+
+
+async def migrate(conn: asyncpg.Connection) -> None:
+    """Apply the PostgreSQL migrations not yet recorded in schema_version, one per transaction."""
+    migrations = render("postgresql")
+    while True:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)"
+            )
+            version = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
+            if version > len(migrations):
+                raise StoreError(f"schema version {version} is newer than this gateway")
+            if version == len(migrations):
+                return
+            await conn.execute(migrations[version])
+            await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version + 1)

@@ -1,0 +1,62 @@
+"""The real gateway on PostgreSQL: a message sent over SMTP is delivered upstream and its
+delivery decision lands in the database."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from gateway.store.records import DecisionQuery
+from tests.conftest import Upstream, wait_until
+from tests.test_store import fresh_database
+
+MESSAGE = (
+    b"From: App <app@example.com>\r\n"
+    b"To: someone@example.org\r\n"
+    b"Subject: Receipt 7\r\n"
+    b"Message-ID: <receipt-7@example.com>\r\n"
+    b"\r\n"
+    b"Thank you for your order.\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    yield from fresh_database()
+
+
+def send(port: int) -> dict[str, Any]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        return client.sendmail("app@example.com", ["someone@example.org"], MESSAGE)
+
+
+async def test_message_is_delivered_and_decision_stored(
+    upstream: Upstream, gateway_factory: Any, pg_url: str
+) -> None:
+    gw = await gateway_factory(upstream.url, store={"url": pg_url})
+    assert await asyncio.to_thread(send, gw.smtp_port) == {}
+    [captured] = await asyncio.to_thread(upstream.handler.wait_for, 1)
+    assert captured.recipients == ["someone@example.org"]
+    assert captured.data.endswith(MESSAGE)
+
+    async def delivered() -> bool:
+        await gw.writer.flush()
+        rows = await gw.store.decisions(DecisionQuery(phase="delivery"))
+        return [(d.recipient, d.reason) for _, d in rows] == [("someone@example.org",
+                                                               "delivered")]
+
+    await wait_until(delivered)
+    conn = await asyncpg.connect(pg_url)
+    try:
+        stored = await conn.fetch("SELECT recipient, action, reason FROM decision"
+                                  " WHERE phase = 'delivery'")
+        spooled = await conn.fetchval("SELECT count(*) FROM spool_recipient")
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in stored] == [("someone@example.org", "allow", "delivered")]
+    assert spooled == 0, "a delivered recipient leaves the spool"
