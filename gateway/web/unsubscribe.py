@@ -18,17 +18,15 @@ from html import escape
 
 from aiohttp import web
 
-from gateway import tokens
+from gateway import optout, tokens
 from gateway.addresses import AddressError, canonical
 from gateway.audit import iso_now
-from gateway.policy.facts import PURPOSES
-from gateway.store.records import ConsentEvent, ContactView, Decision, SuppressionEntry
+from gateway.optout import ALL, UNSUBSCRIBED
+from gateway.store.records import ContactView
 from gateway.web import CONTEXT, WebContext
 
 log = logging.getLogger(__name__)
 
-ALL = "all"
-UNSUBSCRIBED = "unsubscribed"
 LEAVE = "leave"
 RESUBSCRIBE = "resubscribe"
 ONE_CLICK = [("List-Unsubscribe", "One-Click")]  # RFC 8058 §3.1: the whole POST body
@@ -225,58 +223,13 @@ def field_value(fields: list[tuple[str, str]], name: str) -> str:
 async def leave(
     ctx: WebContext, link: Link, scopes: Iterable[str], source: str, evidence: str
 ) -> None:
-    """Suppress at once; the history and the decision log follow only for new suppressions,
-    so a repeated request (a provider retrying, a second click) leaves no duplicates."""
-    now = iso_now()
-    new = [
-        scope
-        for scope in scopes
-        if await ctx.store.suppress(
-            [SuppressionEntry(link.address, scope, UNSUBSCRIBED, source, now)]
-        )
-    ]
-    if not new:
-        return
-    await ctx.store.record_consent(
-        [ConsentEvent(link.address, scope, "unsubscribe", now, source, evidence) for scope in new]
-    )
-    ctx.audit.record([unsubscribe_decision(link.address, scope, now, source) for scope in new])
+    await optout.leave(ctx.store, ctx.audit, link.address, scopes, source, evidence)
 
 
 async def resubscribe(
     ctx: WebContext, address: str, scopes: Sequence[str], evidence: str
 ) -> list[str]:
-    """Lift the person's own unsubscribes; return the scopes lifted.
-
-    `Store.unsuppress` removes every reason of a scope, so a scope is lifted only when all of
-    its suppressions are unsubscribes: a bounce, complaint, objection or erasure must stay.
-    """
-    current = await ctx.store.suppressions(address)
-    lifted = []
-    for scope in scopes:
-        if {s.reason for s in current if s.scope == scope} == {UNSUBSCRIBED}:
-            await ctx.store.unsuppress(address, scope)
-            lifted.append(scope)
-    if lifted:
-        now = iso_now()
-        await ctx.store.record_consent(
-            [ConsentEvent(address, s, "resubscribe", now, SOURCE_PAGE, evidence) for s in lifted]
-        )
-    return lifted
-
-
-def unsubscribe_decision(address: str, scope: str, now: str, source: str) -> Decision:
-    names_purpose = scope == ALL or scope in PURPOSES
-    return Decision(
-        time=now,
-        phase="unsubscribe",
-        action="deny",
-        recipient=address,
-        reason=UNSUBSCRIBED,
-        purpose=scope if names_purpose else "",
-        topic="" if names_purpose else scope,
-        detail=source,
-    )
+    return await optout.resubscribe(ctx.store, address, scopes, SOURCE_PAGE, evidence)
 
 
 def proof(request: web.Request, text: str = "") -> str:
