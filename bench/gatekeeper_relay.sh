@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start `gatekeeper serve` as the relay under test for ../shared/bench/run_bench.sh:
 #   gatekeeper_relay.sh RELAY_PORT SINK_PORT [extra TOML lines...]
-# A fresh SQLite store in a temp dir, the sink as upstream, durable spool (synchronous=FULL).
+# A fresh SQLite store in a temp dir, the sink as upstream, durable spool (synchronous=FULL),
+# smtp-source's sender bound to the transactional purpose.
+# The temp dir is removed when the gateway stops (run_bench.sh sends SIGTERM to this script).
 set -euo pipefail
 relay_port=$1 sink_port=$2; shift 2
 dir=$(mktemp -d /tmp/gk_bench.XXXXXX)
@@ -11,9 +13,16 @@ http_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));
   printf '[http]\nlisten = "127.0.0.1:%s"\n' "$http_port"
   printf '[upstream]\nurl = "smtp://127.0.0.1:%s"\nconnections = 20\n' "$sink_port"
   printf '[delivery]\nworkers = 40\n'
-  printf '[store]\nurl = "sqlite:///%s/gatekeeper.db"\n' "$dir"
+  printf '[store]\nurl = "sqlite:///%s/gatekeeper.db"\nsynchronous = "FULL"\n' "$dir"
   printf '[logging]\nlevel = "WARNING"\n'
+  # smtp-source's mail is a transactional stream: relayed without a consent record, the
+  # common case for an app's mail (still checked against the suppression list).
+  printf '[[streams]]\nsender = "*@src.example.com"\npurpose = "transactional"\n'
   for line in "$@"; do printf '%s\n' "$line"; done
 } > "$dir/gatekeeper.toml"
 cd "$dir"
-exec python3 -m gateway --config "$dir/gatekeeper.toml" serve
+python3 -m gateway --config "$dir/gatekeeper.toml" serve &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; rm -rf "$dir"; exit 0' TERM INT
+wait "$pid"
+rm -rf "$dir"

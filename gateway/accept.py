@@ -17,6 +17,7 @@ from gateway.classify import Classification, classify
 from gateway.config import Config
 from gateway.decide import Decider, Who, decision_record, message_facts
 from gateway.delivery.worker import LEASE, Delivery
+from gateway.mailto import Mailbox
 from gateway.policy import Verdict
 from gateway.receive import Incoming
 from gateway.smtp.server import GatewaySession
@@ -33,8 +34,9 @@ FAULT = "451 4.3.0 Temporary gateway fault, please try again later"
 class Acceptor:
     def __init__(
         self, *, config: Config, hostname: str, writer: Writer, delivery: Delivery,
-        decider: Decider, audit: Audit, personalizer: Personalizer,
+        decider: Decider, audit: Audit, personalizer: Personalizer, mailbox: Mailbox,
     ) -> None:
+        self.mailbox = mailbox
         self._config = config
         self._hostname = hostname
         self._writer = writer
@@ -63,8 +65,10 @@ class Acceptor:
         except Exception:
             log.exception("decision at RCPT failed for %s", address)
             return FAULT
-        decision = decision_record(_who(session, sender), address, "rcpt", classification,
-                                   verdict)
+        decision = decision_record(
+            _who(session, sender), self._decider.recorded_address(address, verdict), "rcpt",
+            classification, verdict,
+        )
         self._audit.record([decision])
         if verdict.allowed:
             return None
@@ -72,6 +76,12 @@ class Acceptor:
 
     async def message(self, session: GatewaySession, message: Incoming) -> str:
         try:
+            requests = [r for r in message.recipients if self.mailbox.owns(r)]
+            if requests:
+                await self.mailbox.receive(message, requests)
+                message.recipients = [r for r in message.recipients if r not in requests]
+                if not message.recipients:
+                    return "250 2.0.0 Unsubscribe request received"
             return await self._accept(session, message)
         except Exception:
             log.exception("accepting a message from %s failed", message.client)
@@ -92,7 +102,10 @@ class Acceptor:
         who = Who(message.session_id, message.client, message.auth_user, message.sender,
                   message_id, queue_id)
         decisions = {
-            address: decision_record(who, address, "data", classification, verdict)
+            address: decision_record(
+                who, self._decider.recorded_address(address, verdict), "data", classification,
+                verdict,
+            )
             for address, verdict in verdicts.items()
         }
         self._audit.record(list(decisions.values()))

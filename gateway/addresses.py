@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
+
+# RFC 5321 §4.1.2 Dot-string of atext (RFC 5322 §3.2.3): the local part nearly all mail uses.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_LOCAL_MAX = 64  # RFC 5321 §4.5.3.1.1
+_ADDRESS_MAX = 254  # RFC 5321 §4.5.3.1.3: a 256-octet path less the angle brackets
+_DOMAIN_CACHE_MAX = 100_000
+_domains: dict[str, str | AddressError] = {}
 
 
 class AddressError(ValueError):
@@ -16,7 +24,33 @@ def check(address: str) -> str:
     """The address, normalised (domain lower-cased, IDNA-checked), or AddressError.
 
     No DNS: the relay must not wait on resolvers, and the upstream decides deliverability.
+    The common shape (ASCII dot-atom local part) is checked here and its domain once per
+    domain; everything else goes through email-validator whole.
     """
+    local, at, domain = address.rpartition("@")
+    if len(local.encode()) > _LOCAL_MAX:
+        raise AddressError(f"the local part is longer than {_LOCAL_MAX} octets (RFC 5321)")
+    if at and len(address) <= _ADDRESS_MAX and _DOT_ATOM.fullmatch(local):
+        return f"{local}@{_checked_domain(domain)}"
+    return _validated(address)
+
+
+def _checked_domain(domain: str) -> str:
+    known = _domains.get(domain)
+    if known is None:
+        try:
+            known = _validated(f"x@{domain}").rpartition("@")[2]
+        except AddressError as exc:
+            known = exc
+        if len(_domains) >= _DOMAIN_CACHE_MAX:
+            _domains.clear()
+        _domains[domain] = known
+    if isinstance(known, AddressError):
+        raise known
+    return known
+
+
+def _validated(address: str) -> str:
     try:
         result = validate_email(
             address, check_deliverability=False, allow_smtputf8=True, allow_display_name=False

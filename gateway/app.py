@@ -20,6 +20,8 @@ from gateway.decide import Decider
 from gateway.delivery.upstream import UpstreamPool, parse_upstream
 from gateway.delivery.worker import Delivery, RetryPolicy
 from gateway.erasure import erasure_key
+from gateway.mailto import Mailbox
+from gateway.metrics import Metrics
 from gateway.policy import Policy, PolicyError, default_policy_dir, load_policies
 from gateway.smtp.auth import Authenticator, check_hash_format
 from gateway.smtp.handler import Handler
@@ -108,6 +110,7 @@ class Gateway:
     delivery: Delivery
     hostname: str
     audit: Audit
+    metrics: Metrics = field(default_factory=Metrics)
     sessions: set[GatewaySMTP] = field(default_factory=set)
     smtp_server: asyncio.Server | None = None
     http_runner: web.AppRunner | None = None
@@ -119,7 +122,7 @@ class Gateway:
 
     @property
     def web_context(self) -> WebContext:
-        return WebContext(self.config, self.store, self.audit)
+        return WebContext(self.config, self.store, self.audit, self.metrics, self.delivery)
 
     @property
     def http_port(self) -> int:
@@ -135,7 +138,8 @@ async def start(config: Config) -> Gateway:
     await store.open()
     writer = Writer(store, window=config.delivery.batch_window_ms / 1000)
     writer.start()
-    audit = Audit(writer, instance=hostname)
+    metrics = Metrics()
+    audit = Audit(writer, instance=hostname, metrics=metrics)
     target = parse_upstream(config.upstream.url, config.upstream.username,
                             config.upstream.password)
     pool = None
@@ -150,17 +154,22 @@ async def start(config: Config) -> Gateway:
         max_age=parse_duration(config.delivery.max_age),
     )
     delivery = Delivery(store, writer, audit, target, pool,
-                        workers=config.delivery.workers, retry=retry)
+                        workers=config.delivery.workers, retry=retry, metrics=metrics)
     # This process owns the spool it finds (SQLite): what a crash left leased is due now.
     if config.store.url.startswith("sqlite:"):
         await store.spool_release(time.time())
     delivery.start()
-    gateway = Gateway(config, store, writer, delivery, hostname, audit)
+    gateway = Gateway(config, store, writer, delivery, hostname, audit, metrics)
+    metrics.watch(gateway.sessions, lambda: delivery.backlog)
     decider = Decider(store, load_configured_policies(config), config,
                       await erasure_key(store, config))
     acceptor = Acceptor(
         config=config, hostname=hostname, writer=writer, delivery=delivery, decider=decider,
         audit=audit, personalizer=Personalizer.from_config(config, hostname),
+        mailbox=Mailbox(
+            store, audit, [s.encode() for s in config.unsubscribe.secret],
+            config.unsubscribe.mailto_domain or hostname, config.unsubscribe.token_days,
+        ),
     )
     await _start_smtp(gateway, Handler(config.smtp, acceptor))
     await _start_http(gateway)
@@ -193,6 +202,7 @@ async def _start_smtp(gateway: Gateway, handler: Handler) -> None:
             on_close=gateway.sessions.discard,
         )
         gateway.sessions.add(session)
+        gateway.metrics.smtp_sessions.inc()
         return session
 
     loop = asyncio.get_running_loop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from gateway.metrics import Metrics
 from gateway.store.records import Decision
 from gateway.writer import Writer
 
@@ -14,12 +15,15 @@ def iso_now() -> str:
 
 
 class Audit:
-    def __init__(self, writer: Writer, instance: str) -> None:
+    def __init__(self, writer: Writer, instance: str, metrics: Metrics | None = None) -> None:
         self._writer = writer
         self.instance = instance
+        self._metrics = metrics
 
     def record(self, decisions: list[Decision]) -> None:
         """Off the hot path: no waiting for the commit."""
         for decision in decisions:
             decision.instance = self.instance
         self._writer.record(decisions)
+        if self._metrics is not None:
+            self._metrics.count(decisions)

@@ -7,7 +7,6 @@ import asyncio
 import csv
 import getpass
 import json
-import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from gateway.config import Config, ConfigError, load_config, parse_duration
+from gateway.logs import setup_logging
 from gateway.store import Store, StoreError, open_store
 from gateway.store.records import DECISION_FIELDS, Decision, DecisionQuery
 
@@ -32,9 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gatekeeper: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(config)
     try:
         import uvloop  # the optional extra `fast`: a quicker event loop, same semantics
 

@@ -83,10 +83,19 @@ class DeliveryConfig:
 
 
 @dataclass
+class OpsUser:
+    """A dashboard login (`[[http.users]]`); the admin token stays the API's only key."""
+
+    name: str
+    password_hash: str
+
+
+@dataclass
 class HttpConfig:
     listen: str = "127.0.0.1:8025"
     public_url: str = "http://127.0.0.1:8025"
     admin_token: str | None = None
+    users: list[OpsUser] = field(default_factory=list)
 
 
 @dataclass

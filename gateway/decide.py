@@ -66,6 +66,11 @@ class Decider:
             for address, key in keys.items()
         }
 
+    def recorded_address(self, address: str, verdict: Verdict) -> str:
+        """How a decision row names the recipient: an erased one only by its hash."""
+        key = canonical(address)
+        return erased_key(self._erasure_key, key) if verdict.reason == "erased" else key
+
     def content(self, data: bytes) -> tuple[EmailMessage, ContentFindings]:
         parsed = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -114,11 +119,12 @@ def message_facts(
 def decision_record(
     who: Who, recipient: str, phase: str, classification: Classification, verdict: Verdict
 ) -> Decision:
+    """`recipient` as it may be recorded (Decider.recorded_address)."""
     return Decision(
         time=iso_now(),
         phase=phase,
         action=verdict.action,
-        recipient=canonical(recipient),
+        recipient=recipient,
         session_id=who.session_id,
         message_id=who.message_id,
         client=who.client,

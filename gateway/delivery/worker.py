@@ -8,6 +8,7 @@ the poller leaves them alone); deferred ones and those left by a crash come back
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -17,9 +18,11 @@ from pathlib import Path
 
 import aiosmtplib
 
+from gateway.addresses import canonical
 from gateway.audit import Audit, iso_now
 from gateway.delivery.outbox import deliver_to_outbox
 from gateway.delivery.upstream import UpstreamPool, UpstreamTarget, send
+from gateway.metrics import Metrics
 from gateway.store import Store
 from gateway.store.records import Decision, RecipientUpdate, SpoolMessage, SpoolRecipient
 from gateway.writer import Writer
@@ -65,6 +68,7 @@ class Delivery:
         workers: int,
         retry: RetryPolicy,
         poll_interval: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._writer = writer
@@ -78,6 +82,9 @@ class Delivery:
         self._workers = workers
         self._poll_interval = poll_interval
         self._tasks: list[asyncio.Task[None]] = []
+        self._upstream_timer = (
+            metrics.upstream_latency.time if metrics is not None else contextlib.nullcontext
+        )
 
     def start(self) -> None:
         self._tasks = [
@@ -184,7 +191,10 @@ class Delivery:
         for fresh in (False, True):
             try:
                 async with self._pool.connection(fresh=fresh) as client:
-                    errors, reply = await send(client, message.sender, addresses, content, options)
+                    with self._upstream_timer():
+                        errors, reply = await send(
+                            client, message.sender, addresses, content, options
+                        )
             except aiosmtplib.SMTPServerDisconnected as exc:
                 # A pooled connection the upstream closed while idle: one fresh try.
                 if fresh:
@@ -242,7 +252,7 @@ def _delivery_decision(message: SpoolMessage, address: str, outcome: Outcome) ->
         time=iso_now(),
         phase="delivery",
         action=ACTIONS[outcome.status],
-        recipient=address,
+        recipient=canonical(address),
         session_id=message.session_id,
         message_id=message.message_id,
         client=message.client,

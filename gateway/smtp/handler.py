@@ -30,8 +30,10 @@ class Handler:
         options: list[str],
     ) -> str:
         refusal = self._relay_refusal(session)
-        if refusal:
+        if refusal and not self._acceptor.mailbox.enabled:
             return refusal
+        # Anyone may write to the unsubscribe address; relaying is refused at RCPT instead.
+        session.relay_refusal = refusal
         if address:
             try:
                 address = check(address)
@@ -61,6 +63,11 @@ class Handler:
             return f"553 5.1.3 Bad recipient address: {exc}"
         if address in envelope.rcpt_tos:
             return "250 2.1.5 Recipient OK (duplicate)"
+        if self._acceptor.mailbox.owns(address):
+            envelope.rcpt_tos.append(address)
+            return "250 2.1.5 Unsubscribe address OK"
+        if session.relay_refusal:
+            return session.relay_refusal
         refusal = await self._acceptor.recipient(session, envelope.mail_from or "", address)
         if refusal:
             return refusal

@@ -61,6 +61,7 @@ class GatewaySession(Session):
         self.user: Any = None
         self.purpose: str | None = None
         self.topic: str | None = None
+        self.relay_refusal: str | None = None
 
     @property
     def client(self) -> str:
