@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 
 from gateway.addresses import matches_glob
 from gateway.audit import Audit
 from gateway.classify import Classification, classify
 from gateway.config import Config
+from gateway.content import ContentFindings, quick_markers
 from gateway.decide import Decider, Who, decision_record, message_facts
 from gateway.delivery.worker import LEASE, Delivery
 from gateway.mailto import Mailbox
@@ -29,6 +32,13 @@ from gateway.writer import Writer
 log = logging.getLogger(__name__)
 
 FAULT = "451 4.3.0 Temporary gateway fault, please try again later"
+
+
+@dataclass(frozen=True)
+class Content:
+    parsed: EmailMessage | None
+    """The whole message parsed, for the content rules of commercial mail only."""
+    findings: ContentFindings
 
 
 class Acceptor:
@@ -71,6 +81,7 @@ class Acceptor:
         )
         self._audit.record([decision])
         if verdict.allowed:
+            session.rcpt_verdicts[address] = verdict
             return None
         return f"550 5.7.1 {verdict.reason} (ref {decision.id})"
 
@@ -90,25 +101,10 @@ class Acceptor:
     async def _accept(self, session: GatewaySession, message: Incoming) -> str:
         queue_id = new_id()
         extra, message_id = missing_fields(message, self._hostname)
-        parsed, findings = self._decider.content(message.data)
-        classification = classify(
-            message.headers, stream_purpose=session.purpose, stream_topic=session.topic,
-            promotional=findings.promotional,
-            unknown_purpose=self._config.policy.unknown_purpose,
-            reclassify_promotional=self._config.policy.reclassify_promotional,
-        )
-        facts = message_facts(classification, parsed, findings)
-        verdicts = await self._decider.verdicts(message.recipients, facts)
+        classification, content = self._classify(session, message)
         who = Who(message.session_id, message.client, message.auth_user, message.sender,
                   message_id, queue_id)
-        decisions = {
-            address: decision_record(
-                who, self._decider.recorded_address(address, verdict), "data", classification,
-                verdict,
-            )
-            for address, verdict in verdicts.items()
-        }
-        self._audit.record(list(decisions.values()))
+        verdicts, decisions = await self._decide(session, message, classification, content, who)
         allowed = [a for a in message.recipients if verdicts[a].allowed]
         refusal = self._refusal(message.recipients, allowed, verdicts, decisions)
         if refusal:
@@ -117,7 +113,7 @@ class Acceptor:
         data = self._personalizer.strip(message.data, commercial)
         shared = (received_field(message, self._hostname, queue_id) + extra).encode() + data
         now = time.time()
-        wants_footer = commercial and not findings.has_unsubscribe_link
+        wants_footer = commercial and not content.findings.has_unsubscribe_link
         copies = await self._copies(shared, allowed, classification, wants_footer, now + LEASE)
         if any(not c.prefix and c.data is None for c in copies):
             # recipients without a copy of their own share one signature
@@ -131,6 +127,41 @@ class Acceptor:
         await self._writer.spool(spooled)
         self._delivery.submit(spooled)
         return _accepted(queue_id, len(allowed), len(message.recipients), decisions, verdicts)
+
+    def _classify(
+        self, session: GatewaySession, message: Incoming
+    ) -> tuple[Classification, Content]:
+        """The purpose first: transactional mail has no content rules, so its body is only
+        scanned for promotional markers, never parsed."""
+        markers = quick_markers(message.header("Subject"), message.data)
+        classification = classify(
+            message.headers, stream_purpose=session.purpose, stream_topic=session.topic,
+            promotional=bool(markers), unknown_purpose=self._config.policy.unknown_purpose,
+            reclassify_promotional=self._config.policy.reclassify_promotional,
+        )
+        if classification.purpose == "transactional":
+            return classification, Content(None, ContentFindings(False, False, False, markers))
+        return classification, Content(*self._decider.content(message.data))
+
+    async def _decide(
+        self, session: GatewaySession, message: Incoming, classification: Classification,
+        content: Content, who: Who,
+    ) -> tuple[dict[str, Verdict], dict[str, Decision]]:
+        if classification.origin == "stream" and classification.purpose == "transactional":
+            # Decided at RCPT under this very purpose, and no content rule applies: the RCPT
+            # decisions stand (DESIGN §2 decides again only where DATA made it stricter).
+            return {a: session.rcpt_verdicts[a] for a in message.recipients}, {}
+        facts = message_facts(classification, content.parsed, content.findings)
+        verdicts = await self._decider.verdicts(message.recipients, facts)
+        decisions = {
+            address: decision_record(
+                who, self._decider.recorded_address(address, verdict), "data", classification,
+                verdict,
+            )
+            for address, verdict in verdicts.items()
+        }
+        self._audit.record(list(decisions.values()))
+        return verdicts, decisions
 
     def _refusal(
         self, recipients: list[str], allowed: list[str], verdicts: dict[str, Verdict],

@@ -49,8 +49,9 @@ async def test_counters_move_with_traffic(gateway_factory: Any, upstream: Any) -
     await wait_until(lambda: gw.delivery.backlog == 0)
     after = await scrape(gw.http_port)
     assert after[("gatekeeper_smtp_sessions_total", ())] == 1
+    # a transactional stream: decided at RCPT, and those decisions stand at DATA
     allowed = ("gatekeeper_decisions_total", (
-        ("action", "allow"), ("jurisdiction", "eu"), ("phase", "data"),
+        ("action", "allow"), ("jurisdiction", "eu"), ("phase", "rcpt"),
         ("purpose", "transactional"), ("reason", "")))
     assert after[allowed] == 2
     assert after[("gatekeeper_delivery_attempts_total", (("outcome", "delivered"),))] == 2

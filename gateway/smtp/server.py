@@ -62,6 +62,8 @@ class GatewaySession(Session):
         self.purpose: str | None = None
         self.topic: str | None = None
         self.relay_refusal: str | None = None
+        self.rcpt_verdicts: dict[str, Any] = {}
+        """This transaction's recipients allowed at RCPT, with their verdicts."""
 
     @property
     def client(self) -> str:
