@@ -198,6 +198,26 @@ FACT_QUERIES = {
 }
 
 
+FACTS_UNION = " UNION ALL ".join(
+    # one round trip for all four tables: rows tagged with their table, padded to 6 columns
+    f"SELECT '{name}', {columns} FROM {name} WHERE address IN ({{0}})"
+    for name, columns in (
+        ("contact", "address, country, source, created_at, last_engaged_at, NULL"),
+        ("consent", "address, topic, granted_at, double_opt_in_at, withdrawn_at, proof"),
+        ("relationship", "address, kind, last_at, categories, NULL, NULL"),
+        ("suppression", "address, scope, reason, NULL, NULL, NULL"),
+    )
+)
+_FACT_WIDTH = {"contact": 5, "consent": 6, "relationship": 4, "suppression": 3}
+
+
+def split_facts_union(rows: Sequence[Sequence[Any]]) -> dict[str, list[Sequence[Any]]]:
+    tables: dict[str, list[Sequence[Any]]] = {name: [] for name in _FACT_WIDTH}
+    for row in rows:
+        tables[row[0]].append(row[1 : 1 + _FACT_WIDTH[row[0]]])
+    return tables
+
+
 def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None

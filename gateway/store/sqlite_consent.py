@@ -20,7 +20,7 @@ from gateway.store.records import (
 )
 from gateway.store.sql import (
     ENSURE_CONTACT,
-    FACT_QUERIES,
+    FACTS_UNION,
     FORGET,
     IMPORT_STATEMENTS,
     INACTIVE_CONSENTS,
@@ -31,6 +31,7 @@ from gateway.store.sql import (
     contact_row_params,
     forget_params,
     marks,
+    split_facts_union,
     unsuppress_sql,
 )
 
@@ -56,11 +57,8 @@ class SqliteConsent:
         if not addresses:
             return {}
         unique = list(dict.fromkeys(addresses))
-        rows = {
-            name: await self._rows(sql.format(marks(len(unique))), unique)
-            for name, sql in FACT_QUERIES.items()
-        }
-        return build_facts(rows)
+        rows = await self._rows(FACTS_UNION.format(marks(len(unique))), unique * 4)
+        return build_facts(split_facts_union(rows))
 
     async def import_contacts(self, rows: Iterable[ContactRow]) -> ImportCounts:
         counts = ImportCounts()
