@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Start `gatekeeper serve` as the relay under test for ../shared/bench/run_bench.sh:
 #   gatekeeper_relay.sh RELAY_PORT SINK_PORT [extra TOML lines...]
-# A fresh SQLite store in a temp dir, the sink as upstream, durable spool (synchronous=FULL),
-# smtp-source's sender bound to the transactional purpose.
+# A fresh SQLite store in a temp dir (a copy of $GK_BENCH_DB when set), the sink as
+# upstream, durable spool (synchronous=FULL), smtp-source's sender bound to the purpose
+# $GK_BENCH_PURPOSE (default transactional).
 # The temp dir is removed when the gateway stops (run_bench.sh sends SIGTERM to this script).
 set -euo pipefail
 relay_port=$1 sink_port=$2; shift 2
 dir=$(mktemp -d /tmp/gk_bench.XXXXXX)
+[ -n "${GK_BENCH_DB:-}" ] && cp "$GK_BENCH_DB" "$dir/gatekeeper.db"
 http_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 {
   printf '[smtp]\nlisten = "127.0.0.1:%s"\nhostname = "gw.bench.test"\n' "$relay_port"
@@ -17,7 +19,7 @@ http_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));
   printf '[logging]\nlevel = "WARNING"\n'
   # smtp-source's mail is a transactional stream: relayed without a consent record, the
   # common case for an app's mail (still checked against the suppression list).
-  printf '[[streams]]\nsender = "*@src.example.com"\npurpose = "transactional"\n'
+  printf '[[streams]]\nsender = "*@src.example.com"\npurpose = "%s"\n' "${GK_BENCH_PURPOSE:-transactional}"
   for line in "$@"; do printf '%s\n' "$line"; done
 } > "$dir/gatekeeper.toml"
 cd "$dir"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class SqliteStore(SqliteConsent):
         self._synchronous = synchronous
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._lookup: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -54,6 +56,11 @@ class SqliteStore(SqliteConsent):
         self._writer = await self._connect()
         await self._migrate(self._writer)
         self._reader = await self._connect()
+        # Per-recipient look-ups are single indexed reads of a few microseconds: cheaper on
+        # the event loop than the thread hop aiosqlite would make. WAL readers never wait
+        # for the writer.
+        self._lookup = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._lookup.execute("PRAGMA query_only = ON")
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)
@@ -76,7 +83,15 @@ class SqliteStore(SqliteConsent):
         for db in (self._reader, self._writer):
             if db is not None:
                 await db.close()
-        self._reader = self._writer = None
+        if self._lookup is not None:
+            self._lookup.close()
+        self._reader = self._writer = self._lookup = None
+
+    @property
+    def lookup(self) -> sqlite3.Connection:
+        if self._lookup is None:
+            raise StoreError("store is not open")
+        return self._lookup
 
     @property
     def writer(self) -> aiosqlite.Connection:

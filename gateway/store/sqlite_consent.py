@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import Any
@@ -49,6 +50,10 @@ class SqliteConsent:
     def writer(self) -> aiosqlite.Connection:
         raise NotImplementedError
 
+    @property
+    def lookup(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         async with self.reader.execute(sql, params) as cur:
             return list(await cur.fetchall())
@@ -57,7 +62,7 @@ class SqliteConsent:
         if not addresses:
             return {}
         unique = list(dict.fromkeys(addresses))
-        rows = await self._rows(FACTS_UNION.format(marks(len(unique))), unique * 4)
+        rows = self.lookup.execute(FACTS_UNION.format(marks(len(unique))), unique * 4).fetchall()
         return build_facts(split_facts_union(rows))
 
     async def import_contacts(self, rows: Iterable[ContactRow]) -> ImportCounts:
