@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 WORK=$(mktemp -d /tmp/gk_dp.XXXXXX)
+chmod 755 "$WORK"  # the Postfix daemons run as user postfix
 export PF_ROOT=$WORK/postfix
 cleanup() {
   bash "$BENCH/postfix_instance.sh" stop >/dev/null 2>&1

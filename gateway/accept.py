@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 from gateway.addresses import matches_glob
@@ -32,13 +30,6 @@ from gateway.writer import Writer
 log = logging.getLogger(__name__)
 
 FAULT = "451 4.3.0 Temporary gateway fault, please try again later"
-
-
-@dataclass(frozen=True)
-class Content:
-    parsed: EmailMessage | None
-    """The whole message parsed, for the content rules of commercial mail only."""
-    findings: ContentFindings
 
 
 class Acceptor:
@@ -113,7 +104,7 @@ class Acceptor:
         data = self._personalizer.strip(message.data, commercial)
         shared = (received_field(message, self._hostname, queue_id) + extra).encode() + data
         now = time.time()
-        wants_footer = commercial and not content.findings.has_unsubscribe_link
+        wants_footer = commercial and not content.has_unsubscribe_link
         copies = await self._copies(shared, allowed, classification, wants_footer, now + LEASE)
         if any(not c.prefix and c.data is None for c in copies):
             # recipients without a copy of their own share one signature
@@ -130,7 +121,7 @@ class Acceptor:
 
     def _classify(
         self, session: GatewaySession, message: Incoming
-    ) -> tuple[Classification, Content]:
+    ) -> tuple[Classification, ContentFindings]:
         """The purpose first: transactional mail has no content rules, so its body is only
         scanned for promotional markers, never parsed."""
         markers = quick_markers(message.header("Subject"), message.data)
@@ -140,18 +131,18 @@ class Acceptor:
             reclassify_promotional=self._config.policy.reclassify_promotional,
         )
         if classification.purpose == "transactional":
-            return classification, Content(None, ContentFindings(False, False, False, markers))
-        return classification, Content(*self._decider.content(message.data))
+            return classification, ContentFindings(False, False, False, markers)
+        return classification, self._decider.content(message.data)
 
     async def _decide(
         self, session: GatewaySession, message: Incoming, classification: Classification,
-        content: Content, who: Who,
+        content: ContentFindings, who: Who,
     ) -> tuple[dict[str, Verdict], dict[str, Decision]]:
         if classification.origin == "stream" and classification.purpose == "transactional":
             # Decided at RCPT under this very purpose, and no content rule applies: the RCPT
             # decisions stand (DESIGN §2 decides again only where DATA made it stricter).
             return {a: session.rcpt_verdicts[a] for a in message.recipients}, {}
-        facts = message_facts(classification, content.parsed, content.findings)
+        facts = message_facts(classification, message.headers, content)
         verdicts = await self._decider.verdicts(message.recipients, facts)
         decisions = {
             address: decision_record(

@@ -153,8 +153,8 @@ async def start(config: Config) -> Gateway:
         maximum=config.delivery.retry_max,
         max_age=parse_duration(config.delivery.max_age),
     )
-    delivery = Delivery(store, writer, audit, target, pool,
-                        workers=config.delivery.workers, retry=retry, metrics=metrics)
+    delivery = Delivery(store, writer, audit, target, pool, workers=config.delivery.workers,
+                        retry=retry, hostname=hostname, metrics=metrics)
     # This process owns the spool it finds (SQLite): what a crash left leased is due now.
     if config.store.url.startswith("sqlite:"):
         await store.spool_release(time.time())

@@ -182,7 +182,7 @@ async def cmd_suppress_list(args: argparse.Namespace, config: Config) -> int:
                     return 0
             if len(page) < 1000:
                 return 0
-            after = page[-1].address
+            after = (page[-1].address, page[-1].scope, page[-1].reason)
 
     return int(await _store_job(config, job))
 
@@ -236,13 +236,14 @@ async def cmd_check(args: argparse.Namespace, config: Config) -> int:
     async def job(store: Store) -> int:
         decider = Decider(store, policies, config, await erasure_key(store, config))
         purpose, topic = _stream(config, args.user, args.sender)
-        parsed, findings = decider.content(data)
+        findings = decider.content(data)
+        headers = parse_headers(data)
         classification = classify(
-            parse_headers(data), stream_purpose=purpose, stream_topic=topic,
+            headers, stream_purpose=purpose, stream_topic=topic,
             promotional=findings.promotional, unknown_purpose=config.policy.unknown_purpose,
             reclassify_promotional=config.policy.reclassify_promotional,
         )
-        verdicts = await decider.verdicts(recipients, message_facts(classification, parsed,
+        verdicts = await decider.verdicts(recipients, message_facts(classification, headers,
                                                                      findings))
         print_check(args.format, classification, verdicts)
         return 0 if all(v.allowed for v in verdicts.values()) else 1

@@ -7,7 +7,7 @@ import email.policy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 
 from gateway.addresses import canonical
 from gateway.audit import iso_now
@@ -16,6 +16,7 @@ from gateway.config import Config
 from gateway.content import ContentFindings, Identity, find_content
 from gateway.erasure import erased_key
 from gateway.policy import MessageFacts, Policy, RecipientFacts, Settings, Verdict, decide
+from gateway.receive import decoded_header
 from gateway.store import Store
 from gateway.store.records import Decision
 
@@ -71,7 +72,7 @@ class Decider:
         key = canonical(address)
         return erased_key(self._erasure_key, key) if verdict.reason == "erased" else key
 
-    def content(self, data: bytes) -> tuple[EmailMessage, ContentFindings]:
+    def content(self, data: bytes) -> ContentFindings:
         parsed = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         findings = find_content(parsed, self._identity, self._unsubscribe_base)
@@ -85,7 +86,7 @@ class Decider:
                 or findings.has_postal_address,
                 promotional_markers=findings.promotional_markers,
             )
-        return parsed, findings
+        return findings
 
 
 def _with_erasure(facts: Mapping[str, RecipientFacts], key: str, hashed: str) -> RecipientFacts:
@@ -98,7 +99,7 @@ def _with_erasure(facts: Mapping[str, RecipientFacts], key: str, hashed: str) ->
 
 
 def message_facts(
-    classification: Classification, parsed: EmailMessage | None, findings: ContentFindings | None
+    classification: Classification, headers: Message | None, findings: ContentFindings | None
 ) -> MessageFacts:
     """Facts of the message; without `findings` (at RCPT) content rules wait for DATA."""
     return MessageFacts(
@@ -106,8 +107,8 @@ def message_facts(
         topic=classification.topic,
         category=classification.category,
         partner=classification.partner,
-        subject=str(parsed.get("Subject", "")) if parsed is not None else "",
-        from_header=str(parsed.get("From", "")) if parsed is not None else "",
+        subject=decoded_header(headers, "Subject") if headers is not None else "",
+        from_header=decoded_header(headers, "From") if headers is not None else "",
         has_unsubscribe_link=findings is not None and findings.has_unsubscribe_link,
         has_sender_identification=findings is not None and findings.has_sender_identification,
         has_postal_address=findings is not None and findings.has_postal_address,

@@ -6,6 +6,8 @@ Only the header block is parsed; the body stays the bytes the client sent.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -35,6 +37,17 @@ class Incoming:
     @property
     def message_id(self) -> str:
         return self.header("Message-ID").strip("<>")
+
+
+def decoded_header(headers: Message, name: str) -> str:
+    """A field's text with RFC 2047 encoded words decoded (as the content rules read it)."""
+    raw = headers.get(name)
+    if raw is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(raw)))).strip()
+    except (UnicodeError, LookupError, HeaderParseError):
+        return str(raw).strip()
 
 
 def header_block(data: bytes) -> bytes:

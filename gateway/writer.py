@@ -22,6 +22,8 @@ class Writer:
         self._window = window
         self._batch = WriteBatch()
         self._waiters: list[asyncio.Future[None]] = []
+        self._unattended: set[str] = set()
+        """Messages nobody waits for: kept for the next try if a commit fails."""
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -45,6 +47,13 @@ class Writer:
         self._waiters.append(waiter)
         self._kick()
         await waiter
+
+    def spool_later(self, message: SpoolMessage) -> None:
+        """Spool without waiting: for mail the gateway writes itself (reports), which rides in
+        the same transaction as the change that caused it."""
+        self._batch.messages.append(message)
+        self._unattended.add(message.id)
+        self._kick()
 
     def record(self, decisions: list[Decision]) -> None:
         self._batch.decisions.extend(decisions)
@@ -93,9 +102,12 @@ class Writer:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        self._unattended.difference_update(m.id for m in batch.messages)
 
     def _requeue(self, batch: WriteBatch) -> None:
-        """Decisions and updates are kept for the next try; messages were refused with 451."""
+        """Decisions, updates and our own reports are kept for the next try; the sessions'
+        messages were refused with 451."""
         self._batch.decisions[:0] = batch.decisions
         self._batch.updates[:0] = batch.updates
+        self._batch.messages[:0] = [m for m in batch.messages if m.id in self._unattended]
         self._wake.set()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
 import os
 import smtplib
@@ -66,19 +68,31 @@ async def test_one_recipient_refused_upstream_is_bounced(upstream, gateway_facto
     gw = await gateway_factory(upstream.url)
     rcpts = ["a@example.org", "gone@example.org", "b@example.org"]
     assert await asyncio.to_thread(send, gw.smtp_port, rcpts) == {}
-    captured = await asyncio.to_thread(upstream.handler.wait_for, 2)
-    assert sorted(r for m in captured for r in m.recipients) == ["a@example.org", "b@example.org"]
+    captured = await asyncio.to_thread(upstream.handler.wait_for, 3)
+    relayed = [m for m in captured if m.sender == "app@example.com"]
+    assert sorted(r for m in relayed for r in m.recipients) == ["a@example.org", "b@example.org"]
+    (report,) = [m for m in captured if m.sender in ("", "<>")]  # RFC 3464 DSN, null sender
+    assert report.recipients == ["app@example.com"]
+    parsed = email.message_from_bytes(report.data, policy=email.policy.default)
+    assert parsed.get_content_type() == "multipart/report"
+    assert parsed["Auto-Submitted"] == "auto-replied"
+    status = next(p for p in parsed.walk() if p.get_content_type() == "message/delivery-status")
+    fields = status.as_bytes()
+    assert b"Final-Recipient: rfc822; gone@example.org" in fields
+    assert b"Action: failed" in fields and b"Status: 5.1.1" in fields
+    assert b"Message-ID: <receipt-42@example.com>" in report.data
 
     async def outcomes() -> dict[str, str]:
         await gw.writer.flush()
         rows = await gw.store.decisions(DecisionQuery(phase="delivery"))
         return {d.recipient: d.reason for _, d in rows}
 
-    await wait_until(lambda: _has(outcomes, 3))
+    await wait_until(lambda: _has(outcomes, 4))
     assert await outcomes() == {
         "a@example.org": "delivered",
         "b@example.org": "delivered",
         "gone@example.org": "bounced",
+        "app@example.com": "delivered",  # the report to the sender
     }
     assert await gw.store.spool_list() == []
 

@@ -81,9 +81,11 @@ class Store(Protocol):
     ) -> int: ...
 
     async def suppressions(
-        self, address: str | None = None, limit: int = 1000, after: str | None = None
+        self, address: str | None = None, limit: int = 1000,
+        after: tuple[str, str, str] | None = None,
     ) -> list[SuppressionEntry]:
-        """Ordered by address then scope; `after` = the last address of the previous page."""
+        """Ordered by address, scope, reason; `after` = (address, scope, reason) of the last
+        entry of the previous page (keyset paging)."""
 
     # -- retention and erasure ---------------------------------------------------------------
     async def meta(self, name: str, default: str) -> str:

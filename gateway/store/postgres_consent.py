@@ -115,12 +115,14 @@ class PostgresConsent:
         return affected(await self.pool.execute(numbered(sql), *params))
 
     async def suppressions(
-        self, address: str | None = None, limit: int = 1000, after: str | None = None
+        self, address: str | None = None, limit: int = 1000,
+        after: tuple[str, str, str] | None = None,
     ) -> list[SuppressionEntry]:
         if address is not None:
             rows = await self.pool.fetch(numbered(SUPPRESSIONS_OF), address)
         else:
-            rows = await self.pool.fetch(numbered(SUPPRESSIONS_PAGE), after or "", limit)
+            rows = await self.pool.fetch(numbered(SUPPRESSIONS_PAGE), *(after or ("", "", "")),
+                                         limit)
         return [SuppressionEntry(*r) for r in rows]
 
     async def meta(self, name: str, default: str) -> str:

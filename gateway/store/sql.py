@@ -372,7 +372,7 @@ SUPPRESSIONS_OF = (
     f"SELECT {SUPPRESSION_COLUMNS} FROM suppression WHERE address = ? ORDER BY scope, reason"
 )
 SUPPRESSIONS_PAGE = (
-    f"SELECT {SUPPRESSION_COLUMNS} FROM suppression WHERE address > ?"
+    f"SELECT {SUPPRESSION_COLUMNS} FROM suppression WHERE (address, scope, reason) > (?, ?, ?)"
     " ORDER BY address, scope, reason LIMIT ?"
 )
 

@@ -27,6 +27,8 @@ from gateway.store.sql import (
     INACTIVE_CONSENTS,
     INSERT_EVENT,
     INSERT_SUPPRESSION,
+    SUPPRESSIONS_OF,
+    SUPPRESSIONS_PAGE,
     build_facts,
     consent_state_params,
     contact_row_params,
@@ -175,20 +177,13 @@ class SqliteConsent:
             return cur.rowcount
 
     async def suppressions(
-        self, address: str | None = None, limit: int = 1000, after: str | None = None
+        self, address: str | None = None, limit: int = 1000,
+        after: tuple[str, str, str] | None = None,
     ) -> list[SuppressionEntry]:
-        columns = "address, scope, reason, source, created_at"
         if address is not None:
-            rows = await self._rows(
-                f"SELECT {columns} FROM suppression WHERE address = ? ORDER BY scope, reason",
-                (address,),
-            )
+            rows = await self._rows(SUPPRESSIONS_OF, (address,))
         else:
-            rows = await self._rows(
-                f"SELECT {columns} FROM suppression WHERE address > ?"
-                " ORDER BY address, scope, reason LIMIT ?",
-                (after or "", limit),
-            )
+            rows = await self._rows(SUPPRESSIONS_PAGE, (*(after or ("", "", "")), limit))
         return [SuppressionEntry(*r) for r in rows]
 
     async def meta(self, name: str, default: str) -> str:

@@ -277,13 +277,20 @@ async def list_suppressions(request: web.Request) -> web.Response:
     query = request.query
     limit = page_size(query)
     email = query.get("email")
+    cursor = query.get("cursor") or None
+    after = tuple(cursor.split("\t")) if cursor else None
+    if after is not None and len(after) != 3:
+        raise ApiError(400, "cursor: use the next_cursor of the previous page")
     entries = await ctx.store.suppressions(
-        address_of(email) if email else None, limit=limit, after=query.get("cursor") or None
+        address_of(email) if email else None, limit=limit, after=after,
     )
     more = len(entries) == limit and not email
+    last = entries[-1] if entries else None
     return web.json_response({
         "suppressions": [suppression_json(s) for s in entries],
-        "next_cursor": entries[-1].address if more else None,
+        # opaque to clients; tabs appear in no address, scope or reason
+        "next_cursor": "\t".join((last.address, last.scope, last.reason)) if more and last
+        else None,
     })
 
 
