@@ -62,7 +62,8 @@ class Acceptor:
         classification = Classification(session.purpose, "stream", topic=session.topic)
         facts = message_facts(classification, None, None)
         try:
-            verdict = (await self._decider.verdicts([address], facts))[address]
+            known = await self._decider.facts([address])
+            verdict = self._decider.decide(known, facts)[address]
         except Exception:
             log.exception("decision at RCPT failed for %s", address)
             return FAULT
@@ -73,6 +74,8 @@ class Acceptor:
         self._audit.record([decision])
         if verdict.allowed:
             session.rcpt_verdicts[address] = verdict
+            # DATA decides again on these facts: the same transaction, moments later
+            session.rcpt_facts[address] = known[address]
             return None
         return f"550 5.7.1 {verdict.reason} (ref {decision.id})"
 
@@ -143,7 +146,8 @@ class Acceptor:
             # decisions stand (DESIGN §2 decides again only where DATA made it stricter).
             return {a: session.rcpt_verdicts[a] for a in message.recipients}, {}
         facts = message_facts(classification, message.headers, content)
-        verdicts = await self._decider.verdicts(message.recipients, facts)
+        known = await self._decider.facts(message.recipients, session.rcpt_facts)
+        verdicts = self._decider.decide(known, facts)
         decisions = {
             address: decision_record(
                 who, self._decider.recorded_address(address, verdict), "data", classification,

@@ -52,20 +52,31 @@ class Decider:
         self._unsubscribe_base = config.http.public_url.rstrip("/") + "/u/"
         self._footer = config.unsubscribe.footer
 
+    async def facts(
+        self, addresses: Sequence[str], known: Mapping[str, RecipientFacts] | None = None
+    ) -> dict[str, RecipientFacts]:
+        """What the engine needs per address, in one store call for those not `known`."""
+        known = known or {}
+        keys = {a: canonical(a) for a in addresses if a not in known}
+        hashes = {key: erased_key(self._erasure_key, key) for key in keys.values()}
+        found = await self._store.recipient_facts([*keys.values(), *hashes.values()])
+        looked_up = {a: _with_erasure(found, key, hashes[key]) for a, key in keys.items()}
+        return {a: known[a] if a in known else looked_up[a] for a in addresses}
+
+    def decide(self, facts: Mapping[str, RecipientFacts], message: MessageFacts) -> (
+        dict[str, Verdict]
+    ):
+        now = datetime.now(UTC)
+        return {
+            address: decide(self._policies, recipient, message, now=now,
+                            settings=self._settings)
+            for address, recipient in facts.items()
+        }
+
     async def verdicts(
         self, addresses: Sequence[str], message: MessageFacts
     ) -> dict[str, Verdict]:
-        keys = {address: canonical(address) for address in addresses}
-        hashes = {key: erased_key(self._erasure_key, key) for key in keys.values()}
-        facts = await self._store.recipient_facts([*keys.values(), *hashes.values()])
-        now = datetime.now(UTC)
-        return {
-            address: decide(
-                self._policies, _with_erasure(facts, key, hashes[key]), message,
-                now=now, settings=self._settings,
-            )
-            for address, key in keys.items()
-        }
+        return self.decide(await self.facts(addresses), message)
 
     def recorded_address(self, address: str, verdict: Verdict) -> str:
         """How a decision row names the recipient: an erased one only by its hash."""

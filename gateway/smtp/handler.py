@@ -45,7 +45,7 @@ class Handler:
         ):
             return f"550 5.7.1 Sender <{address}> is not allowed for login {user.name}"
         session.purpose, session.topic = self._acceptor.stream(user, address)
-        session.rcpt_verdicts = {}
+        session.rcpt_verdicts, session.rcpt_facts = {}, {}
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 Sender OK"

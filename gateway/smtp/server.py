@@ -63,7 +63,8 @@ class GatewaySession(Session):
         self.topic: str | None = None
         self.relay_refusal: str | None = None
         self.rcpt_verdicts: dict[str, Any] = {}
-        """This transaction's recipients allowed at RCPT, with their verdicts."""
+        """This transaction's recipients allowed at RCPT, with their verdicts and facts."""
+        self.rcpt_facts: dict[str, Any] = {}
 
     @property
     def client(self) -> str:
