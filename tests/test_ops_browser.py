@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from gateway.smtp.auth import hash_password
 from tests.test_decisions_e2e import MARKETING, seed
-from tests.test_unsubscribe_browser import CHROMIUM, CHROMIUM_ARGS
 
 TOKEN = "ops-token-for-tests-0123456789"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -30,8 +28,9 @@ async def shot(page: Any, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"ops-{name}.png"), full_page=True)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
-async def test_sign_in_filter_and_open_a_decision(gateway_factory: Any, upstream: Any) -> None:
+async def test_sign_in_filter_and_open_a_decision(
+    gateway_factory: Any, upstream: Any, browser: Any
+) -> None:
     gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN})
     await seed(gw.store, ["yes@example.com"])
     await asyncio.to_thread(send_marketing, gw.smtp_port)
@@ -39,40 +38,33 @@ async def test_sign_in_filter_and_open_a_decision(gateway_factory: Any, upstream
     await gw.writer.flush()
     base = f"http://127.0.0.1:{gw.http_port}"
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page()
-            await page.goto(f"{base}/ops/queue")
-            assert re.search(r"/ops/login\?next=%2Fops%2Fqueue$", page.url)
-            await shot(page, "login")
-            await page.get_by_label("Password or admin token").fill(TOKEN)
-            await page.get_by_role("button", name="Sign in").click()
-            await expect(page.get_by_role("heading", name="Queue")).to_be_visible()
+    page = await browser.new_page()
+    await page.goto(f"{base}/ops/queue")
+    assert re.search(r"/ops/login\?next=%2Fops%2Fqueue$", page.url)
+    await shot(page, "login")
+    await page.get_by_label("Password or admin token").fill(TOKEN)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Queue")).to_be_visible()
 
-            await page.goto(f"{base}/ops/")
-            await expect(page.get_by_role("img")).to_have_attribute(
-                "aria-label", re.compile(r"1 allowed and 1 refused"))
-            await shot(page, "decisions")
-            await page.get_by_label("Reason").select_option("no-consent")
-            await page.get_by_role("button", name="Filter").click()
-            rows = page.locator("table").last.locator("tbody tr")
-            await expect(rows).to_have_count(1)
-            await expect(rows.first).to_contain_text("no@example.com")
-            await shot(page, "filtered")
-            await rows.first.get_by_role("link", name="details").click()
-            await expect(page.get_by_role("heading", level=1)).to_contain_text("Decision")
-            await expect(page.locator("dl")).to_contain_text("eu.marketing")
-            await expect(page.locator("dl")).to_contain_text("GDPR")
-            await shot(page, "decision")
+    await page.goto(f"{base}/ops/")
+    await expect(page.get_by_role("img")).to_have_attribute(
+        "aria-label", re.compile(r"1 allowed and 1 refused"))
+    await shot(page, "decisions")
+    await page.get_by_label("Reason").select_option("no-consent")
+    await page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table").last.locator("tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("no@example.com")
+    await shot(page, "filtered")
+    await rows.first.get_by_role("link", name="details").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Decision")
+    await expect(page.locator("dl")).to_contain_text("eu.marketing")
+    await expect(page.locator("dl")).to_contain_text("GDPR")
+    await shot(page, "decision")
 
-            await page.get_by_role("button", name=re.compile("Sign out")).click()
-            await page.goto(f"{base}/ops/")
-            assert "/ops/login" in page.url
-        finally:
-            await browser.close()
+    await page.get_by_role("button", name=re.compile("Sign out")).click()
+    await page.goto(f"{base}/ops/")
+    assert "/ops/login" in page.url
 
 
 async def test_ops_users_csrf_and_disabled(gateway_factory: Any, upstream: Any) -> None:
