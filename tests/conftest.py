@@ -290,7 +290,7 @@ async def browser() -> AsyncIterator[Any]:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, input: str | None = None
+    *args: str, cwd: Path | None = None, input: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEKEEPER_")}
     return subprocess.run(
@@ -299,7 +299,7 @@ def run_cli(
         capture_output=True,
         text=True,
         input=input,
-        timeout=120,
+        timeout=timeout,
         env=env,
     )
 

@@ -79,7 +79,8 @@ def test_reimport_updates_and_appends_events_without_duplicates(tmp_path):
 def test_million_rows_import(tmp_path):
     csv_file = tmp_path / "million.csv"
     write(csv_file, 1_000_000)
-    result = run_cli("--config", str(config_for(tmp_path)), "contacts", "import", str(csv_file))
+    result = run_cli("--config", str(config_for(tmp_path)), "contacts", "import", str(csv_file),
+                     timeout=900)  # bounded; about a minute on a quiet 2-core machine
     assert result.returncode == 0, result.stderr
     assert "imported 1000000 rows: 1000000 new contacts" in result.stdout
     assert count(tmp_path, "contact") == 1_000_000
@@ -89,7 +90,8 @@ def test_million_rows_import(tmp_path):
 def test_bad_row_at_line_500000_imports_nothing(tmp_path):
     csv_file = tmp_path / "broken.csv"
     write(csv_file, 600_000, bad_line=500_000)
-    result = run_cli("--config", str(config_for(tmp_path)), "contacts", "import", str(csv_file))
+    result = run_cli("--config", str(config_for(tmp_path)), "contacts", "import", str(csv_file),
+                     timeout=900)
     assert result.returncode == 1
     assert "line 500000" in result.stderr
     assert count(tmp_path, "contact") == 0
