@@ -17,6 +17,7 @@ from gateway.classify import Classification, classify
 from gateway.config import Config
 from gateway.content import ContentFindings, quick_markers
 from gateway.decide import Decider, Who, decision_record, message_facts
+from gateway.delivery.dsn import report_message
 from gateway.delivery.worker import LEASE, Delivery
 from gateway.mailto import Mailbox
 from gateway.policy import Verdict
@@ -120,7 +121,22 @@ class Acceptor:
         )
         await self._writer.spool(spooled)
         self._delivery.submit(spooled)
+        self._report_refusals(spooled, verdicts, decisions, now)
         return _accepted(queue_id, len(allowed), len(message.recipients), decisions, verdicts)
+
+    def _report_refusals(
+        self, spooled: SpoolMessage, verdicts: dict[str, Verdict],
+        decisions: dict[str, Decision], now: float,
+    ) -> None:
+        """With `policy.refusal_report`, the sender learns of recipients refused while the
+        others were accepted (DESIGN §2), by the same RFC 3464 report as a bounce."""
+        refused = [
+            (address, f"550 5.7.1 {verdict.reason} (ref {decisions[address].id})")
+            for address, verdict in verdicts.items()
+            if not verdict.allowed
+        ]
+        if refused and spooled.sender and self._config.policy.refusal_report:
+            self._writer.spool_later(report_message(spooled, refused, self._hostname, now))
 
     def _classify(
         self, session: GatewaySession, message: Incoming

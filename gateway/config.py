@@ -110,6 +110,8 @@ class PolicyConfig:
     default_jurisdiction: str = "eu"
     unknown_purpose: str = "marketing"
     partial: str = "accept"
+    refusal_report: bool = False
+    """With partial = "accept": send the sender an RFC 3464 report of the refused recipients."""
     combine: str = "recipient"
     inactive_after_days: int = 1095
     reclassify_promotional: bool = False

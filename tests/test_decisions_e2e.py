@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 import json
 import smtplib
+import subprocess
+import sys
+import threading
 
 from gateway.store.records import ConsentEvent, DecisionQuery, SuppressionEntry
 from tests.conftest import gateway_sections, run_cli, write_config
@@ -194,3 +197,45 @@ def test_log_json_has_exactly_the_contract_fields(tmp_path, process_factory, ups
     assert row["sender"] == "news@shop.example" and row["client"].startswith("127.0.0.1:")
     stats = run_cli("--config", str(config), "stats")
     assert "no-consent" in stats.stdout and "marketing" in stats.stdout
+
+
+async def test_refusal_report_tells_the_sender_which_recipients_were_refused(
+    upstream, gateway_factory
+):
+    gw = await gateway_factory(upstream.url, policy={"refusal_report": True})
+    await seed(gw.store, ["a@example.com"])
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", gw.smtp_port) as client:
+            client.sendmail("news@shop.example", ["a@example.com", "c@example.com"], MARKETING)
+
+    await asyncio.to_thread(send)
+    captured = await asyncio.to_thread(upstream.handler.wait_for, 2)
+    (report,) = [m for m in captured if m.sender in ("", "<>")]
+    assert report.recipients == ["news@shop.example"]
+    assert b"Final-Recipient: rfc822; c@example.com" in report.data
+    assert b"Diagnostic-Code: smtp; 550 5.7.1 no-consent (ref " in report.data
+    assert b"a@example.com" not in report.data.split(b"message/delivery-status")[1].split(
+        b"text/rfc822-headers")[0]
+
+
+def test_log_follow_prints_new_rows(tmp_path, process_factory, upstream):
+    config = write_config(tmp_path, gateway_sections(tmp_path, upstream.url))
+    proc = process_factory(config).start()
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(config), "log", "--follow",
+         "--format", "json", "--phase", "delivery"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    deadline = threading.Timer(30, follower.kill)  # bounds the blocking read below
+    deadline.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", proc.smtp_port) as client:
+            client.sendmail("app@example.com", ["f@example.org"], b"Subject: receipt\r\n\r\nx\r\n")
+        assert follower.stdout is not None
+        row = json.loads(follower.stdout.readline())  # blocks until the row is printed
+        assert (row["recipient"], row["reason"]) == ("f@example.org", "delivered")
+    finally:
+        deadline.cancel()
+        follower.kill()
+        follower.wait(10)
+    assert proc.terminate() == 0

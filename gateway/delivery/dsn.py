@@ -12,7 +12,18 @@ import uuid
 from collections.abc import Sequence
 
 from gateway.receive import header_block
-from gateway.store.records import SpoolMessage
+from gateway.store.records import SpoolMessage, SpoolRecipient, new_id
+
+
+def report_message(
+    message: SpoolMessage, failed: Sequence[tuple[str, str]], hostname: str, now: float
+) -> SpoolMessage:
+    """The DSN as a spool entry to the envelope sender, due at once."""
+    return SpoolMessage(
+        id=new_id(), received_at=now, sender="", data=build_dsn(message, failed, hostname),
+        recipients=[SpoolRecipient(message.sender, next_attempt=now)],
+        message_id=message.message_id, purpose="transactional",
+    )
 
 
 def build_dsn(

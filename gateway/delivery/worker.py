@@ -20,18 +20,12 @@ import aiosmtplib
 
 from gateway.addresses import canonical
 from gateway.audit import Audit, iso_now
-from gateway.delivery.dsn import build_dsn
+from gateway.delivery.dsn import report_message
 from gateway.delivery.outbox import deliver_to_outbox
 from gateway.delivery.upstream import UpstreamPool, UpstreamTarget, send
 from gateway.metrics import Metrics
 from gateway.store import Store
-from gateway.store.records import (
-    Decision,
-    RecipientUpdate,
-    SpoolMessage,
-    SpoolRecipient,
-    new_id,
-)
+from gateway.store.records import Decision, RecipientUpdate, SpoolMessage, SpoolRecipient
 from gateway.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -176,18 +170,8 @@ class Delivery:
         self._audit.record(decisions)
         bounced = [(u.address, u.last_reply) for u in updates if u.status == "bounced"]
         if bounced and message.sender:  # never report on a report (null sender)
-            self._writer.spool_later(self._report(message, bounced, now))
-
-    def _report(self, message: SpoolMessage, bounced: list[tuple[str, str]], now: float) -> (
-        SpoolMessage
-    ):
-        """The DSN, committed with the bounce itself and delivered like any message."""
-        return SpoolMessage(
-            id=new_id(), received_at=now, sender="",
-            data=build_dsn(message, bounced, self._hostname),
-            recipients=[SpoolRecipient(message.sender, next_attempt=now)],
-            message_id=message.message_id, purpose="transactional",
-        )
+            # committed with the bounce itself, delivered like any message
+            self._writer.spool_later(report_message(message, bounced, self._hostname, now))
 
     async def _send_outbox(
         self, message: SpoolMessage, recipients: list[SpoolRecipient], content: bytes
