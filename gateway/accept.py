@@ -11,9 +11,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from gateway.addresses import matches_glob
 from gateway.audit import Audit
-from gateway.classify import Classification, classify
+from gateway.classify import Classification, classify, stream_for
 from gateway.config import Config
 from gateway.content import ContentFindings, quick_markers
 from gateway.decide import Decider, Who, decision_record, message_facts
@@ -48,13 +47,7 @@ class Acceptor:
         self._personalizer = personalizer
 
     def stream(self, user: Any, sender: str) -> tuple[str | None, str | None]:
-        """The purpose (and topic) a session is bound to before RCPT, if any."""
-        if user is not None and user.purpose:
-            return user.purpose, user.topic
-        for stream in self._config.streams:
-            if matches_glob(sender, [stream.sender]):
-                return stream.purpose, stream.topic
-        return None, None
+        return stream_for(self._config, user, sender)
 
     async def recipient(self, session: GatewaySession, sender: str, address: str) -> str | None:
         """With the stream known, each recipient is decided here: a real per-recipient 550."""

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message
 
+from gateway.addresses import matches_glob
+from gateway.config import Config, SmtpUser
 from gateway.policy.facts import PURPOSES, strictness
 
 HEADER_PREFIX = "x-gatekeeper-"
@@ -33,6 +35,19 @@ class Classification:
     category: str | None = None
     partner: str | None = None
     notes: list[str] = field(default_factory=list)
+
+
+def stream_for(config: Config, user: SmtpUser | None, sender: str) -> tuple[
+    str | None, str | None
+]:
+    """The purpose (and topic) a session is bound to before RCPT: the AUTH user's, else the
+    first `[[streams]]` whose sender glob matches MAIL FROM."""
+    if user is not None and user.purpose:
+        return user.purpose, user.topic
+    for stream in config.streams:
+        if sender and matches_glob(sender, [stream.sender]):
+            return stream.purpose, stream.topic
+    return None, None
 
 
 def classify(

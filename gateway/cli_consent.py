@@ -13,7 +13,7 @@ from typing import Any
 from gateway.addresses import canonical, check
 from gateway.app import load_configured_policies
 from gateway.audit import iso_now
-from gateway.classify import Classification, classify
+from gateway.classify import Classification, classify, stream_for
 from gateway.config import Config, ConfigError
 from gateway.contacts import RowError, check_scope, read_contacts
 from gateway.decide import Decider, message_facts
@@ -252,17 +252,10 @@ async def cmd_check(args: argparse.Namespace, config: Config) -> int:
 
 
 def _stream(config: Config, user_name: str | None, sender: str) -> tuple[str | None, str | None]:
-    from gateway.addresses import matches_glob
-
     user = next((u for u in config.smtp.users if u.name == user_name), None)
     if user_name and user is None:
         raise ConfigError(f"{config.source}: no smtp.users entry named {user_name!r}")
-    if user is not None and user.purpose:
-        return user.purpose, user.topic
-    for stream in config.streams:
-        if sender and matches_glob(sender, [stream.sender]):
-            return stream.purpose, stream.topic
-    return None, None
+    return stream_for(config, user, sender)
 
 
 def print_check(fmt: str, classification: Classification, verdicts: dict[str, Any]) -> None:
