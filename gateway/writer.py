@@ -32,9 +32,14 @@ class Writer:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="gatekeeper-writer")
 
-    async def stop(self) -> None:
-        """Flush what is pending, then stop."""
-        await self.flush()
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Flush what is pending, then stop; a store that stays down does not hold the exit
+        (unwritten delivery updates only mean those messages are sent again)."""
+        try:
+            await asyncio.wait_for(self.flush(), timeout)
+        except TimeoutError:
+            log.error("store unavailable at stop: %d decision rows and %d delivery updates "
+                      "not written", len(self._batch.decisions), len(self._batch.updates))
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
