@@ -11,7 +11,13 @@ import asyncio
 import logging
 
 from gateway.store import Store
-from gateway.store.records import Decision, RecipientUpdate, SpoolMessage, WriteBatch
+from gateway.store.records import (
+    Decision,
+    RecipientUpdate,
+    SpoolMessage,
+    SuppressionEntry,
+    WriteBatch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,10 @@ class Writer:
         self._batch.updates.extend(updates)
         self._kick()
 
+    def suppress(self, entries: list[SuppressionEntry]) -> None:
+        self._batch.suppressions.extend(entries)
+        self._kick()
+
     async def flush(self) -> None:
         """Wait until everything handed in so far is committed (or failed)."""
         while self._batch or not self._idle.is_set():
@@ -114,5 +124,6 @@ class Writer:
         messages were refused with 451."""
         self._batch.decisions[:0] = batch.decisions
         self._batch.updates[:0] = batch.updates
+        self._batch.suppressions[:0] = batch.suppressions
         self._batch.messages[:0] = [m for m in batch.messages if m.id in self._unattended]
         self._wake.set()

@@ -95,6 +95,11 @@ async def test_one_recipient_refused_upstream_is_bounced(upstream, gateway_facto
         "app@example.com": "delivered",  # the report to the sender
     }
     assert await gw.store.spool_list() == []
+    # "5.1.1 no such user" says the mailbox is bad: never again, for any purpose
+    (suppressed,) = await gw.store.suppressions("gone@example.org")
+    assert (suppressed.scope, suppressed.reason, suppressed.source) == (
+        "all", "hard-bounce", "delivery")
+    assert await gw.store.suppressions("a@example.org") == []
 
 
 async def _has(outcomes, n: int) -> bool:

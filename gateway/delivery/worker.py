@@ -25,13 +25,21 @@ from gateway.delivery.outbox import deliver_to_outbox
 from gateway.delivery.upstream import UpstreamPool, UpstreamTarget, send
 from gateway.metrics import Metrics
 from gateway.store import Store
-from gateway.store.records import Decision, RecipientUpdate, SpoolMessage, SpoolRecipient
+from gateway.store.records import (
+    Decision,
+    RecipientUpdate,
+    SpoolMessage,
+    SpoolRecipient,
+    SuppressionEntry,
+)
 from gateway.writer import Writer
 
 log = logging.getLogger(__name__)
 
 LEASE = 600.0
 """Seconds a claimed or freshly spooled message belongs to this process."""
+
+HARD_BOUNCE_STATUSES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
 
 ACTIONS = {"delivered": "allow", "deferred": "defer", "bounced": "deny"}
 
@@ -169,6 +177,10 @@ class Delivery:
         self._writer.update(updates)
         self._audit.record(decisions)
         bounced = [(u.address, u.last_reply) for u in updates if u.status == "bounced"]
+        self._writer.suppress([
+            SuppressionEntry(canonical(address), "all", "hard-bounce", "delivery", iso_now())
+            for address, reply in bounced if _bad_mailbox(reply)
+        ])
         if bounced and message.sender:  # never report on a report (null sender)
             # committed with the bounce itself, delivered like any message
             self._writer.spool_later(report_message(message, bounced, self._hostname, now))
@@ -239,6 +251,13 @@ def _mail_options(message: SpoolMessage, addresses: list[str], content: bytes) -
     if not message.sender.isascii() or not all(a.isascii() for a in addresses):
         options.append("SMTPUTF8")  # RFC 6531
     return options
+
+
+def _bad_mailbox(reply: str) -> bool:
+    """A permanent failure that says the mailbox itself is bad (RFC 3463 5.1.x: no such
+    user, bad domain or syntax, moved, null MX), not a refusal of this one message."""
+    parts = reply.split(maxsplit=2)
+    return len(parts) > 1 and parts[1] in HARD_BOUNCE_STATUSES
 
 
 def _refused(code: int, text: str) -> Outcome:

@@ -115,9 +115,10 @@ class WriteBatch:
     messages: list[SpoolMessage] = field(default_factory=list)
     updates: list[RecipientUpdate] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    suppressions: list[SuppressionEntry] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.updates or self.decisions)
+        return bool(self.messages or self.updates or self.decisions or self.suppressions)
 
 
 @dataclass(slots=True)

@@ -320,6 +320,8 @@ def write_batch_statements(batch: WriteBatch) -> list[tuple[str, list[tuple[Any,
         ]),
         (INSERT_DECISION, [tuple(getattr(d, c) for c in DECISION_COLUMNS)
                            for d in batch.decisions]),
+        (INSERT_SUPPRESSION, [(s.address, s.scope, s.reason, s.source, s.created_at)
+                              for s in batch.suppressions]),
     ]
     return [(sql, rows) for sql, rows in steps if rows]
 

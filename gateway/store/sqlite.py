@@ -26,10 +26,9 @@ from gateway.store.sql import (
     decision_from_row,
     decision_where,
     queue_entry_from_row,
+    write_batch_statements,
 )
 from gateway.store.sqlite_consent import SqliteConsent
-
-FINAL = ("delivered", "bounced")
 
 
 def sqlite_path(url: str) -> str:
@@ -125,56 +124,8 @@ class SqliteStore(SqliteConsent):
             await db.execute("COMMIT")
 
     async def _write(self, db: aiosqlite.Connection, batch: WriteBatch) -> None:
-        if batch.messages:
-            await db.executemany(
-                "INSERT INTO spool_message (id, received_at, sender, message_id, session_id,"
-                " client, auth_user, purpose, topic, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (m.id, m.received_at, m.sender, m.message_id, m.session_id, m.client,
-                     m.auth_user, m.purpose, m.topic, m.data)
-                    for m in batch.messages
-                ],
-            )
-            await db.executemany(
-                "INSERT INTO spool_recipient (message_id, address, prefix, data, attempts,"
-                " next_attempt, last_reply) VALUES (?,?,?,?,?,?,?)",
-                [
-                    (m.id, r.address, r.prefix, r.data, r.attempts, r.next_attempt, r.last_reply)
-                    for m in batch.messages
-                    for r in m.recipients
-                ],
-            )
-        if batch.updates:
-            await self._write_updates(db, batch)
-        if batch.decisions:
-            await db.executemany(
-                f"INSERT INTO decision ({', '.join(DECISION_COLUMNS)})"
-                f" VALUES ({', '.join('?' * len(DECISION_COLUMNS))})",
-                [tuple(getattr(d, c) for c in DECISION_COLUMNS) for d in batch.decisions],
-            )
-
-    async def _write_updates(self, db: aiosqlite.Connection, batch: WriteBatch) -> None:
-        final = [(u.message_id, u.address) for u in batch.updates if u.status in FINAL]
-        pending = [
-            (u.attempts, u.next_attempt, u.last_reply, u.message_id, u.address)
-            for u in batch.updates
-            if u.status not in FINAL
-        ]
-        if final:
-            await db.executemany(
-                "DELETE FROM spool_recipient WHERE message_id = ? AND address = ?", final
-            )
-            await db.executemany(
-                "DELETE FROM spool_message WHERE id = ? AND NOT EXISTS"
-                " (SELECT 1 FROM spool_recipient WHERE message_id = spool_message.id)",
-                [(mid,) for mid in {mid for mid, _ in final}],
-            )
-        if pending:
-            await db.executemany(
-                "UPDATE spool_recipient SET attempts = ?, next_attempt = ?, last_reply = ?"
-                " WHERE message_id = ? AND address = ?",
-                pending,
-            )
+        for sql, rows in write_batch_statements(batch):
+            await db.executemany(sql, rows)
 
     async def spool_claim(self, now: float, lease: float, limit: int) -> list[SpoolMessage]:
         async with self._lock:
