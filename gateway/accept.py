@@ -15,14 +15,14 @@ from gateway.audit import Audit
 from gateway.classify import Classification, classify, stream_for
 from gateway.config import Config
 from gateway.content import ContentFindings, quick_markers
-from gateway.decide import Decider, Who, decision_record, message_facts
+from gateway.decide import Decider, decision_record, message_facts
 from gateway.delivery.dsn import report_message
 from gateway.delivery.worker import LEASE, Delivery
 from gateway.mailto import Mailbox
 from gateway.policy import Verdict
 from gateway.receive import Incoming
 from gateway.smtp.server import GatewaySession
-from gateway.store.records import Decision, SpoolMessage, SpoolRecipient, new_id
+from gateway.store.records import Decision, SpoolMessage, SpoolRecipient, Who, new_id
 from gateway.transform.personalize import Personalizer
 from gateway.transform.trace import missing_fields, received_field
 from gateway.writer import Writer

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from gateway.metrics import Metrics
 from gateway.store.records import Decision
 from gateway.writer import Writer
-
-
-def iso_now() -> str:
-    """ISO 8601 UTC with milliseconds and a Z: sorts as text, parses everywhere."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Audit:

@@ -12,7 +12,6 @@ from typing import Any
 
 from gateway.addresses import canonical, check
 from gateway.app import load_configured_policies
-from gateway.audit import iso_now
 from gateway.classify import Classification, classify, stream_for
 from gateway.config import Config, ConfigError
 from gateway.contacts import RowError, check_scope, read_contacts
@@ -22,7 +21,7 @@ from gateway.policy import PURPOSES, default_policy_dir, describe, lint
 from gateway.proof import proof_document
 from gateway.receive import parse_headers
 from gateway.store import Store
-from gateway.store.records import SuppressionEntry
+from gateway.store.records import SuppressionEntry, iso_now
 
 SUPPRESSION_REASONS = ("unsubscribed", "objected", "hard-bounce", "complaint")
 SUPPRESS_CHUNK = 5000

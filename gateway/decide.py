@@ -5,12 +5,11 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 
 from gateway.addresses import canonical
-from gateway.audit import iso_now
 from gateway.classify import Classification
 from gateway.config import Config
 from gateway.content import ContentFindings, Identity, find_content
@@ -18,19 +17,7 @@ from gateway.erasure import erased_key
 from gateway.policy import MessageFacts, Policy, RecipientFacts, Settings, Verdict, decide
 from gateway.receive import decoded_header
 from gateway.store import Store
-from gateway.store.records import Decision
-
-
-@dataclass(frozen=True)
-class Who:
-    """The session side of a decision record."""
-
-    session_id: str
-    client: str
-    auth_user: str
-    sender: str
-    message_id: str = ""
-    queue_id: str = ""
+from gateway.store.records import Decision, Who
 
 
 class Decider:
@@ -132,16 +119,10 @@ def decision_record(
     who: Who, recipient: str, phase: str, classification: Classification, verdict: Verdict
 ) -> Decision:
     """`recipient` as it may be recorded (Decider.recorded_address)."""
-    return Decision(
-        time=iso_now(),
+    return who.decision(
         phase=phase,
         action=verdict.action,
         recipient=recipient,
-        session_id=who.session_id,
-        message_id=who.message_id,
-        client=who.client,
-        auth_user=who.auth_user,
-        sender=who.sender,
         purpose=classification.purpose,
         topic=classification.topic or "",
         jurisdiction=verdict.jurisdiction,
@@ -149,6 +130,5 @@ def decision_record(
         reason=verdict.reason or "",
         rule=verdict.rule,
         cite=verdict.cite,
-        queue_id=who.queue_id,
         detail="; ".join([*classification.notes, *verdict.detail]),
     )

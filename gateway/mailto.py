@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from gateway import optout
-from gateway.audit import Audit, iso_now
+from gateway.audit import Audit
 from gateway.receive import Incoming
 from gateway.store import Store
+from gateway.store.records import iso_now
 from gateway.tokens import TokenError, token_from_mail, verify
 
 log = logging.getLogger(__name__)

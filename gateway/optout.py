@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from gateway.audit import Audit, iso_now
+from gateway.audit import Audit
 from gateway.policy.facts import PURPOSES
 from gateway.store import Store
-from gateway.store.records import ConsentEvent, Decision, SuppressionEntry
+from gateway.store.records import ConsentEvent, Decision, SuppressionEntry, iso_now
 
 UNSUBSCRIBED = "unsubscribed"
 ALL = "all"

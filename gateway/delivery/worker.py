@@ -19,7 +19,7 @@ from pathlib import Path
 import aiosmtplib
 
 from gateway.addresses import canonical
-from gateway.audit import Audit, iso_now
+from gateway.audit import Audit
 from gateway.delivery.dsn import report_message
 from gateway.delivery.outbox import deliver_to_outbox
 from gateway.delivery.upstream import UpstreamPool, UpstreamTarget, send
@@ -31,6 +31,8 @@ from gateway.store.records import (
     SpoolMessage,
     SpoolRecipient,
     SuppressionEntry,
+    Who,
+    iso_now,
 )
 from gateway.writer import Writer
 
@@ -274,19 +276,10 @@ def _slug(address: str) -> str:
 
 
 def _delivery_decision(message: SpoolMessage, address: str, outcome: Outcome) -> Decision:
-    return Decision(
-        time=iso_now(),
-        phase="delivery",
-        action=ACTIONS[outcome.status],
-        recipient=canonical(address),
-        session_id=message.session_id,
-        message_id=message.message_id,
-        client=message.client,
-        auth_user=message.auth_user,
-        sender=message.sender,
-        purpose=message.purpose,
-        topic=message.topic,
-        reason=outcome.status,
-        queue_id=message.id,
+    who = Who(message.session_id, message.client, message.auth_user, message.sender,
+              message.message_id, message.id)
+    return who.decision(
+        phase="delivery", action=ACTIONS[outcome.status], recipient=canonical(address),
+        purpose=message.purpose, topic=message.topic, reason=outcome.status,
         detail=outcome.reply,
     )

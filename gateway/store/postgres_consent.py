@@ -7,7 +7,6 @@ from itertools import islice
 
 import asyncpg
 
-from gateway.audit import iso_now
 from gateway.policy.facts import RecipientFacts
 from gateway.store.records import (
     ConsentEvent,
@@ -15,6 +14,7 @@ from gateway.store.records import (
     ContactView,
     ImportCounts,
     SuppressionEntry,
+    iso_now,
 )
 from gateway.store.sql import (
     CONTACT_VIEW_QUERIES,

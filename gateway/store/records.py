@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 DECISION_FIELDS: tuple[str, ...] = (
     "id",
@@ -27,6 +28,11 @@ DECISION_FIELDS: tuple[str, ...] = (
     "cite",
 )
 """The public fields of a decision, in order (DESIGN §3): JSON Lines, CSV and API use them."""
+
+
+def iso_now() -> str:
+    """ISO 8601 UTC with milliseconds and a Z: sorts as text, parses everywhere."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_id() -> str:
@@ -62,6 +68,25 @@ class Decision:
 
     def public(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in DECISION_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The session side of a decision record: who sent what, and where it is queued."""
+
+    session_id: str
+    client: str
+    auth_user: str
+    sender: str
+    message_id: str = ""
+    queue_id: str = ""
+
+    def decision(self, **fields: str) -> Decision:
+        return Decision(
+            time=iso_now(), session_id=self.session_id, message_id=self.message_id,
+            client=self.client, auth_user=self.auth_user, sender=self.sender,
+            queue_id=self.queue_id, **fields,
+        )
 
 
 @dataclass(slots=True)

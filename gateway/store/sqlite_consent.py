@@ -10,7 +10,6 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.audit import iso_now
 from gateway.policy.facts import RecipientFacts
 from gateway.store.records import (
     ConsentEvent,
@@ -18,6 +17,7 @@ from gateway.store.records import (
     ContactView,
     ImportCounts,
     SuppressionEntry,
+    iso_now,
 )
 from gateway.store.sql import (
     ENSURE_CONTACT,

@@ -20,9 +20,8 @@ from aiohttp import web
 
 from gateway import optout, tokens
 from gateway.addresses import AddressError, canonical
-from gateway.audit import iso_now
 from gateway.optout import ALL, UNSUBSCRIBED
-from gateway.store.records import ContactView
+from gateway.store.records import ContactView, iso_now
 from gateway.web import CONTEXT, WebContext
 from gateway.web.pages import page
 
