@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import email
 import email.policy
+import io
 import json
 import os
 import smtplib
@@ -382,6 +384,14 @@ def test_outbox_default_with_no_config(tmp_path, process_factory):
         ("data", "allow", "transactional", "transactional", ""),
         ("delivery", "allow", "transactional", "", "delivered"),
     ]
+    table = run_cli("log", "--phase", "delivery", cwd=tmp_path).stdout.splitlines()
+    assert table[0].split()[:4] == ["TIME", "PHASE", "ACTION", "RECIPIENT"]
+    assert "reader@example.org" in table[1] and "delivered" in table[1]
+    as_csv = list(csv.DictReader(io.StringIO(run_cli("log", "--format", "csv", "--since", "1h",
+                                                     cwd=tmp_path).stdout)))
+    assert [r["phase"] for r in as_csv] == ["data", "delivery"]
+    later = run_cli("log", "--format", "json", "--since", "2099-01-01", cwd=tmp_path)
+    assert later.returncode == 0 and later.stdout == ""
 
 
 def _port_busy(port: int) -> bool:
