@@ -212,7 +212,7 @@ class DecisionPrinter:
             self._out.write(self._table_line(record))
 
     def _table_line(self, record: dict[str, str]) -> str:
-        widths = (24, 8, 6, 32, 17, 4, 20, 28, 0)
+        widths = (24, 8, 6, 32, 17, 12, 20, 28, 0)
         cells = [str(record[f] or "-").ljust(w) for f, w in zip(self.TABLE, widths, strict=True)]
         return " ".join(cells).rstrip() + "\n"
 

@@ -37,3 +37,7 @@ def setup_logging(config: Config) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=config.logging.level, handlers=[handler], force=True)
+    # aiosmtpd logs every connection at INFO ("connection lost", ...): a line per message
+    # or more on a busy relay. Its warnings still come through; DEBUG shows everything.
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
