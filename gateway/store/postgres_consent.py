@@ -18,10 +18,11 @@ from gateway.store.records import (
 )
 from gateway.store.sql import (
     CONTACT_VIEW_QUERIES,
+    COUNTED_TABLES,
     DELETE_CONSENT,
     DELETE_EMPTY_MESSAGES,
     ENSURE_CONTACT,
-    FACT_QUERIES,
+    FACTS_UNION,
     FORGET,
     IMPORT_CHUNK,
     INACTIVE_CONSENTS,
@@ -38,14 +39,12 @@ from gateway.store.sql import (
     forget_params,
     import_batches,
     numbered,
+    split_facts_union,
     unsuppress_sql,
 )
 
 ADDRESS_LIST = "SELECT unnest($1::text[])"
-"""Fills FACT_QUERIES' `IN ({})`: one array parameter however many addresses there are."""
-
-COUNTED_TABLES = ("contact", "consent_event", "suppression")
-
+"""Fills FACTS_UNION's `IN ({0})`: one array parameter however many addresses there are."""
 
 class PostgresConsent:
     @property
@@ -56,12 +55,8 @@ class PostgresConsent:
         if not addresses:
             return {}
         unique = list(dict.fromkeys(addresses))
-        async with self.pool.acquire() as conn:
-            rows = {
-                name: list(await conn.fetch(sql.format(ADDRESS_LIST), unique))
-                for name, sql in FACT_QUERIES.items()
-            }
-        return build_facts(rows)
+        rows = await self.pool.fetch(FACTS_UNION.format(ADDRESS_LIST), unique)
+        return build_facts(split_facts_union(rows))
 
     async def import_contacts(self, rows: Iterable[ContactRow]) -> ImportCounts:
         counts = ImportCounts()

@@ -187,17 +187,6 @@ IMPORT_STATEMENTS = (UPSERT_CONTACT, UPSERT_CONSENT, INSERT_EVENT, UPSERT_RELATI
 
 # -- facts for the policy engine --
 
-FACT_QUERIES = {
-    "contact": "SELECT address, country, source, created_at, last_engaged_at FROM contact"
-               " WHERE address IN ({})",
-    "consent": "SELECT address, topic, granted_at, double_opt_in_at, withdrawn_at, proof"
-               " FROM consent WHERE address IN ({})",
-    "relationship": "SELECT address, kind, last_at, categories FROM relationship"
-                    " WHERE address IN ({})",
-    "suppression": "SELECT address, scope, reason FROM suppression WHERE address IN ({})",
-}
-
-
 FACTS_UNION = " UNION ALL ".join(
     # one round trip for all four tables: rows tagged with their table, padded to 6 columns
     f"SELECT '{name}', {columns} FROM {name} WHERE address IN ({{0}})"
@@ -358,6 +347,8 @@ def decisions_sql(query: DecisionQuery, mark: str) -> tuple[str, list[Any]]:
 
 IMPORT_CHUNK = 5000
 """Rows per executemany: big enough to amortise round trips, small enough to keep memory flat."""
+COUNTED_TABLES = ("contact", "consent_event", "suppression")
+"""An import reports how these grew: new contacts, consent events, suppressions."""
 
 CONTACT_VIEW_QUERIES = {
     "contact": "SELECT address, original, country, source, created_at, last_engaged_at"

@@ -6,26 +6,22 @@ import asyncio
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 
 from gateway.store import StoreError
-from gateway.store.records import (
-    Decision,
-    DecisionQuery,
-    QueueEntry,
-    SpoolMessage,
-    SpoolRecipient,
-    WriteBatch,
-)
+from gateway.store.records import Decision, DecisionQuery, QueueEntry, SpoolMessage, WriteBatch
 from gateway.store.schema import render
 from gateway.store.sql import (
-    DECISION_COLUMNS,
+    SPOOL_LIST,
+    SPOOL_MESSAGE_COLUMNS,
+    SPOOL_RECIPIENT_COLUMNS,
     count_queries,
     decision_from_row,
-    decision_where,
+    decisions_sql,
+    marks,
     queue_entry_from_row,
+    spool_messages,
     write_batch_statements,
 )
 from gateway.store.sqlite_consent import SqliteConsent
@@ -108,69 +104,35 @@ class SqliteStore(SqliteConsent):
         async with self.reader.execute("SELECT 1") as cur:
             await cur.fetchone()
 
-    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
-
     async def commit(self, batch: WriteBatch) -> None:
-        async with self._lock:
-            db = self.writer
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                await self._write(db, batch)
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
-
-    async def _write(self, db: aiosqlite.Connection, batch: WriteBatch) -> None:
-        for sql, rows in write_batch_statements(batch):
-            await db.executemany(sql, rows)
+        async with self._transaction() as db:
+            for sql, rows in write_batch_statements(batch):
+                await db.executemany(sql, rows)
 
     async def spool_claim(self, now: float, lease: float, limit: int) -> list[SpoolMessage]:
-        async with self._lock:
-            db = self.writer
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                messages = await self._claim(db, now, lease, limit)
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
-        return messages
-
-    async def _claim(
-        self, db: aiosqlite.Connection, now: float, lease: float, limit: int
-    ) -> list[SpoolMessage]:
-        async with db.execute(
-            "SELECT message_id, address, prefix, data, attempts, next_attempt, last_reply"
-            " FROM spool_recipient WHERE message_id IN (SELECT DISTINCT message_id"
-            " FROM spool_recipient WHERE next_attempt <= ? ORDER BY next_attempt LIMIT ?)"
-            " AND next_attempt <= ?",
-            (now, limit, now),
-        ) as cur:
-            rows = list(await cur.fetchall())
-        if not rows:
-            return []
-        by_message: dict[str, list[SpoolRecipient]] = {}
-        for mid, address, prefix, data, attempts, next_attempt, last_reply in rows:
-            by_message.setdefault(mid, []).append(
-                SpoolRecipient(address, prefix or b"", data, attempts, next_attempt, last_reply)
+        async with self._transaction() as db:
+            async with db.execute(
+                f"SELECT {SPOOL_RECIPIENT_COLUMNS} FROM spool_recipient WHERE message_id IN"
+                " (SELECT message_id FROM spool_recipient WHERE next_attempt <= ?"
+                " GROUP BY message_id ORDER BY min(next_attempt) LIMIT ?) AND next_attempt <= ?",
+                (now, limit, now),
+            ) as cur:
+                recipients = list(await cur.fetchall())
+            ids = list(dict.fromkeys(r[0] for r in recipients))
+            if not ids:
+                return []
+            await db.execute(
+                f"UPDATE spool_recipient SET next_attempt = ? WHERE message_id IN"
+                f" ({marks(len(ids))}) AND next_attempt <= ?",
+                (now + lease, *ids, now),
             )
-        ids = list(by_message)
-        marks = ",".join("?" * len(ids))
-        await db.execute(
-            f"UPDATE spool_recipient SET next_attempt = ? WHERE message_id IN ({marks})"
-            " AND next_attempt <= ?",
-            (now + lease, *ids, now),
-        )
-        async with db.execute(
-            "SELECT id, received_at, sender, data, message_id, session_id, client, auth_user,"
-            f" purpose, topic FROM spool_message WHERE id IN ({marks})",
-            ids,
-        ) as cur:
-            found = list(await cur.fetchall())
-        return [SpoolMessage(r[0], r[1], r[2], r[3], by_message[r[0]], *r[4:]) for r in found]
+            async with db.execute(
+                f"SELECT {SPOOL_MESSAGE_COLUMNS} FROM spool_message"
+                f" WHERE id IN ({marks(len(ids))})",
+                ids,
+            ) as cur:
+                messages = list(await cur.fetchall())
+        return spool_messages(recipients, messages)
 
     async def spool_release(self, now: float) -> int:
         async with self._lock:
@@ -180,19 +142,14 @@ class SqliteStore(SqliteConsent):
             return cur.rowcount
 
     async def spool_list(self) -> list[QueueEntry]:
-        rows = await self._fetchall(
-            "SELECT m.id, m.received_at, m.sender, r.address, r.attempts, r.next_attempt,"
-            " r.last_reply, length(m.data), m.message_id FROM spool_recipient r"
-            " JOIN spool_message m ON m.id = r.message_id ORDER BY m.received_at, r.address"
-        )
-        return [queue_entry_from_row(r) for r in rows]
+        return [queue_entry_from_row(r) for r in await self._rows(SPOOL_LIST)]
 
     async def spool_retry(self, ids: Sequence[str], now: float) -> int:
         async with self._lock:
             if ids:
-                marks = ",".join("?" * len(ids))
                 cur = await self.writer.execute(
-                    f"UPDATE spool_recipient SET next_attempt = ? WHERE message_id IN ({marks})",
+                    "UPDATE spool_recipient SET next_attempt = ?"
+                    f" WHERE message_id IN ({marks(len(ids))})",
                     (now, *ids),
                 )
             else:
@@ -202,18 +159,12 @@ class SqliteStore(SqliteConsent):
             return cur.rowcount
 
     async def decisions(self, query: DecisionQuery) -> list[tuple[int, Decision]]:
-        where, params = decision_where(query, "?")
-        order = "DESC" if query.newest_first else "ASC"
-        rows = await self._fetchall(
-            f"SELECT seq, {', '.join(DECISION_COLUMNS)} FROM decision {where}"
-            f" ORDER BY seq {order} LIMIT ?",
-            [*params, query.limit],
-        )
+        rows = await self._rows(*decisions_sql(query, "?"))
         return [(row[0], decision_from_row(row[1:])) for row in rows]
 
     async def decision_counts(self, since: str | None = None) -> dict[str, list[tuple[str, int]]]:
         return {
-            column: [(str(value), int(count)) for value, count in await self._fetchall(
+            column: [(str(value), int(count)) for value, count in await self._rows(
                 sql, [since] if since else []
             )]
             for column, sql in count_queries(since, "?").items()
