@@ -94,7 +94,8 @@ class Acceptor:
                   message_id, queue_id)
         verdicts, decisions = await self._decide(session, message, classification, content, who)
         allowed = [a for a in message.recipients if verdicts[a].allowed]
-        refusal = self._refusal(message.recipients, allowed, verdicts, decisions)
+        refused = [a for a in message.recipients if not verdicts[a].allowed]
+        refusal = self._refusal(len(message.recipients), refused, verdicts, decisions)
         if refusal:
             return refusal
         commercial = classification.purpose != "transactional"
@@ -114,22 +115,27 @@ class Acceptor:
         )
         await self._writer.spool(spooled)
         self._delivery.submit(spooled)
-        self._report_refusals(spooled, verdicts, decisions, now)
-        return _accepted(queue_id, len(allowed), len(message.recipients), decisions, verdicts)
+        if refused:
+            self._report_refusals(spooled, refused, verdicts, decisions, now)
+            return (
+                f"250 2.0.0 Ok: queued as {queue_id}; {len(allowed)} of "
+                f"{len(message.recipients)} recipients accepted, {len(refused)} refused "
+                f"(ref {decisions[refused[0]].id})"
+            )
+        return f"250 2.0.0 Ok: queued as {queue_id}"
 
     def _report_refusals(
-        self, spooled: SpoolMessage, verdicts: dict[str, Verdict],
+        self, spooled: SpoolMessage, refused: list[str], verdicts: dict[str, Verdict],
         decisions: dict[str, Decision], now: float,
     ) -> None:
         """With `policy.refusal_report`, the sender learns of recipients refused while the
         others were accepted (DESIGN §2), by the same RFC 3464 report as a bounce."""
-        refused = [
-            (address, f"550 5.7.1 {verdict.reason} (ref {decisions[address].id})")
-            for address, verdict in verdicts.items()
-            if not verdict.allowed
+        if not spooled.sender or not self._config.policy.refusal_report:
+            return
+        failed = [
+            (a, f"550 5.7.1 {verdicts[a].reason} (ref {decisions[a].id})") for a in refused
         ]
-        if refused and spooled.sender and self._config.policy.refusal_report:
-            self._writer.spool_later(report_message(spooled, refused, self._hostname, now))
+        self._writer.spool_later(report_message(spooled, failed, self._hostname, now))
 
     def _classify(
         self, session: GatewaySession, message: Incoming
@@ -154,7 +160,7 @@ class Acceptor:
             # Decided at RCPT under this very purpose, and no content rule applies: the RCPT
             # decisions stand (DESIGN §2 decides again only where DATA made it stricter).
             return {a: session.rcpt_verdicts[a] for a in message.recipients}, {}
-        facts = message_facts(classification, message.headers, content)
+        facts = message_facts(classification, message.headers, self._decider.as_sent(content))
         known = await self._decider.facts(message.recipients, session.rcpt_facts)
         verdicts = self._decider.decide(known, facts)
         decisions = {
@@ -168,13 +174,12 @@ class Acceptor:
         return verdicts, decisions
 
     def _refusal(
-        self, recipients: list[str], allowed: list[str], verdicts: dict[str, Verdict],
+        self, total: int, refused: list[str], verdicts: dict[str, Verdict],
         decisions: dict[str, Decision],
     ) -> str | None:
-        refused = [a for a in recipients if not verdicts[a].allowed]
-        if not refused:
-            return None
-        if allowed and self._config.policy.partial == "accept":
+        """The 550 for the whole message, or None when it goes ahead (DESIGN §2)."""
+        allowed = total - len(refused)
+        if not refused or (allowed and self._config.policy.partial == "accept"):
             return None
         reasons = Counter(verdicts[a].reason or "refused" for a in refused)
         summary = ", ".join(
@@ -182,7 +187,7 @@ class Acceptor:
             for reason, count in reasons.most_common()
         )
         if allowed:
-            summary = f"{len(refused)} of {len(recipients)} recipients refused: {summary}"
+            summary = f"{len(refused)} of {total} recipients refused: {summary}"
         return f"550 5.7.1 {summary} (ref {decisions[refused[0]].id})"
 
     async def _copies(
@@ -193,24 +198,11 @@ class Acceptor:
             return [SpoolRecipient(a, next_attempt=next_attempt) for a in allowed]
         scope = classification.topic or classification.purpose
         copies = self._personalizer.recipients(
-            data, allowed, scope, add_footer_=wants_footer, next_attempt=next_attempt
+            data, allowed, scope, needs_footer=wants_footer, next_attempt=next_attempt
         )
         for copy in copies:
             copy.prefix = await self._personalizer.sign(copy.prefix, copy.data or data)
         return copies
-
-
-def _accepted(
-    queue_id: str, accepted: int, total: int, decisions: dict[str, Decision],
-    verdicts: dict[str, Verdict],
-) -> str:
-    if accepted == total:
-        return f"250 2.0.0 Ok: queued as {queue_id}"
-    refused = next(a for a, v in verdicts.items() if not v.allowed)
-    return (
-        f"250 2.0.0 Ok: queued as {queue_id}; {accepted} of {total} recipients accepted, "
-        f"{total - accepted} refused (ref {decisions[refused].id})"
-    )
 
 
 def _who(session: GatewaySession, sender: str) -> Who:

@@ -242,8 +242,8 @@ async def cmd_check(args: argparse.Namespace, config: Config) -> int:
             promotional=findings.promotional, unknown_purpose=config.policy.unknown_purpose,
             reclassify_promotional=config.policy.reclassify_promotional,
         )
-        verdicts = await decider.verdicts(recipients, message_facts(classification, headers,
-                                                                     findings))
+        facts = message_facts(classification, headers, decider.as_sent(findings))
+        verdicts = await decider.verdicts(recipients, facts)
         print_check(args.format, classification, verdicts)
         return 0 if all(v.allowed for v in verdicts.values()) else 1
 

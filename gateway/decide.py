@@ -37,7 +37,8 @@ class Decider:
             config.identity.name, config.identity.registration, config.identity.postal_address
         )
         self._unsubscribe_base = config.http.public_url.rstrip("/") + "/u/"
-        self._footer = config.unsubscribe.footer
+        # The footer needs a link to put in it, so it comes only with a secret (DESIGN §6).
+        self._footer = config.unsubscribe.footer and bool(config.unsubscribe.secret)
 
     async def facts(
         self, addresses: Sequence[str], known: Mapping[str, RecipientFacts] | None = None
@@ -71,20 +72,24 @@ class Decider:
         return erased_key(self._erasure_key, key) if verdict.reason == "erased" else key
 
     def content(self, data: bytes) -> ContentFindings:
+        """What the body shows as the app sent it."""
         parsed = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
-        findings = find_content(parsed, self._identity, self._unsubscribe_base)
-        if self._footer:
-            # The footer (DESIGN §6) adds the link and the identity to mail that lacks them.
-            findings = ContentFindings(
-                has_unsubscribe_link=True,
-                has_sender_identification=bool(self._identity.name)
-                or findings.has_sender_identification,
-                has_postal_address=bool(self._identity.postal_address)
-                or findings.has_postal_address,
-                promotional_markers=findings.promotional_markers,
-            )
-        return findings
+        return find_content(parsed, self._identity, self._unsubscribe_base)
+
+    def as_sent(self, findings: ContentFindings) -> ContentFindings:
+        """What the body will show once transformed: the footer (unsubscribe.footer) adds the
+        link and the identity to mail that has no link, and the content rules judge that."""
+        if not self._footer or findings.has_unsubscribe_link:
+            return findings
+        return ContentFindings(
+            has_unsubscribe_link=True,
+            has_sender_identification=bool(self._identity.name)
+            or findings.has_sender_identification,
+            has_postal_address=bool(self._identity.postal_address)
+            or findings.has_postal_address,
+            promotional_markers=findings.promotional_markers,
+        )
 
 
 def _with_erasure(facts: Mapping[str, RecipientFacts], key: str, hashed: str) -> RecipientFacts:

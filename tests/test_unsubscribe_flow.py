@@ -220,3 +220,22 @@ async def test_http_public_url_gives_rfc2369_field_only(upstream, gateway_factor
     parsed = headers_of(message.data)
     assert parsed["List-Unsubscribe"].startswith("<http://127.0.0.1/u/")
     assert parsed["List-Unsubscribe-Post"] is None  # RFC 8058 one-click needs HTTPS
+
+
+async def test_footer_is_added_where_the_body_has_no_link(upstream, gateway_factory):
+    gw = await gateway_factory(
+        upstream.url, http={"public_url": "https://gw.example"},
+        unsubscribe={"secret": [SECRET], "footer": True},
+        identity={"name": "Shop s.r.o.", "postal_address": "1 Main Street, Brno"},
+    )
+    await gw.store.record_consent(
+        [ConsentEvent("ann@example.com", "newsletter", "grant", GRANTED, "api", "x")]
+    )
+    bare = marketing(b"Content-Type: text/plain; charset=utf-8\r\n", b"Offers only.\r\n")
+    await asyncio.to_thread(send, gw.smtp_port, "news@shop.example", ["ann@example.com"], bare)
+    (message,) = await asyncio.to_thread(upstream.handler.wait_for, 1)
+    parsed = headers_of(message.data)
+    body = parsed.get_content()
+    assert body.startswith("Offers only.")
+    assert f"https://gw.example/u/{token_in(parsed['List-Unsubscribe'])}" in body
+    assert "Shop s.r.o." in body and "1 Main Street, Brno" in body

@@ -62,8 +62,8 @@ class GatewaySession(Session):
         self.purpose: str | None = None
         self.topic: str | None = None
         self.relay_refusal: str | None = None
+        # This transaction's recipients allowed at RCPT: their verdicts and the facts behind.
         self.rcpt_verdicts: dict[str, Any] = {}
-        """This transaction's recipients allowed at RCPT, with their verdicts and facts."""
         self.rcpt_facts: dict[str, Any] = {}
 
     @property

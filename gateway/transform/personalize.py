@@ -65,7 +65,7 @@ class Personalizer:
         return remove_fields(data, names, prefixes=("x-gatekeeper-",))
 
     def recipients(
-        self, data: bytes, addresses: Sequence[str], scope: str, *, add_footer_: bool,
+        self, data: bytes, addresses: Sequence[str], scope: str, *, needs_footer: bool,
         next_attempt: float,
     ) -> list[SpoolRecipient]:
         now = datetime.now(UTC)
@@ -73,7 +73,7 @@ class Personalizer:
         for address in addresses:
             url, mailto = self._links(address, scope, now)
             body = replace_placeholder(data, url)
-            if add_footer_ and self.footer:
+            if needs_footer and self.footer:
                 body = add_footer(body, url, self.identity_lines)
             copies.append(
                 SpoolRecipient(
