@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import csv
 import getpass
+import inspect
 import json
 import sys
 import time
@@ -18,7 +19,8 @@ from gateway.logs import setup_logging
 from gateway.store import Store, StoreError, open_store
 from gateway.store.records import DECISION_FIELDS, Decision, DecisionQuery
 
-Command = Callable[[argparse.Namespace, Config], Awaitable[int]]
+Command = Callable[..., Awaitable[int] | int]
+"""(args, config) or, to get the store opened, (args, config, store); sync or async."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,12 +45,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.sync:
             return args.run(args, config)
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            return runner.run(args.run(args, config))
+            return runner.run(run_async(args, config))
     except (ConfigError, StoreError, ValueError) as exc:
         print(f"gatekeeper: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+async def run_async(args: argparse.Namespace, config: Config) -> int:
+    """A command that takes a `store` gets it opened for it and closed after."""
+    if not args.store:
+        return int(await args.run(args, config))
+    store = open_store(config.store.url, synchronous=config.store.synchronous)
+    await store.open()
+    try:
+        return int(await args.run(args, config, store))
+    finally:
+        await store.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "./gatekeeper.toml, else built-in defaults)")
     sub = parser.add_subparsers(metavar="COMMAND")
 
-    def command(name: str, run: Command | Callable[..., int], help: str, *, sync: bool = False,
+    def command(name: str, run: Command, help: str, *, sync: bool = False,
                 parent: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
         p = (parent or sub).add_parser(name, help=help, description=help)
-        p.set_defaults(run=run, sync=sync)
+        p.set_defaults(run=run, sync=sync, store="store" in inspect.signature(run).parameters)
         return p
 
     command("serve", cmd_serve, "run the SMTP listener, HTTP server and delivery workers")
@@ -127,15 +141,6 @@ def parse_time(text: str | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def with_store(config: Config, job: Callable[[Store], Awaitable[int]]) -> int:
-    store = open_store(config.store.url, synchronous=config.store.synchronous)
-    await store.open()
-    try:
-        return await job(store)
-    finally:
-        await store.close()
-
-
 async def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from gateway.app import serve
 
@@ -164,29 +169,25 @@ def cmd_user_add(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-async def cmd_log(args: argparse.Namespace, config: Config) -> int:
+async def cmd_log(args: argparse.Namespace, config: Config, store: Store) -> int:
     query = decision_query(args)
-
-    async def job(store: Store) -> int:
-        printer = DecisionPrinter(args.format, sys.stdout)
-        remaining = args.limit or None
-        while True:
-            query.limit = min(remaining or 1000, 1000)
-            rows = await store.decisions(query)
-            for seq, decision in rows:
-                printer.row(decision)
-                query.after = seq
-            sys.stdout.flush()
-            if remaining is not None:
-                remaining -= len(rows)
-                if remaining <= 0:
-                    return 0
-            if len(rows) < query.limit:
-                if not args.follow:
-                    return 0
-                await asyncio.sleep(1.0)
-
-    return await with_store(config, job)
+    printer = DecisionPrinter(args.format, sys.stdout)
+    remaining = args.limit or None
+    while True:
+        query.limit = min(remaining or 1000, 1000)
+        rows = await store.decisions(query)
+        for seq, decision in rows:
+            printer.row(decision)
+            query.after = seq
+        sys.stdout.flush()
+        if remaining is not None:
+            remaining -= len(rows)
+            if remaining <= 0:
+                return 0
+        if len(rows) < query.limit:
+            if not args.follow:
+                return 0
+            await asyncio.sleep(1.0)
 
 
 class DecisionPrinter:
@@ -217,27 +218,21 @@ class DecisionPrinter:
         return " ".join(cells).rstrip() + "\n"
 
 
-async def cmd_queue_list(args: argparse.Namespace, config: Config) -> int:
-    async def job(store: Store) -> int:
-        entries = await store.spool_list()
-        now = time.time()
-        for e in entries:
-            due = "now" if e.next_attempt <= now else f"in {int(e.next_attempt - now)}s"
-            print(f"{e.id}  {e.recipient}  from <{e.sender}>  {e.size} bytes  attempts={e.attempts}"
-                  f"  next={due}  {e.last_reply}")
-        print(f"{len(entries)} queued recipient(s)")
-        return 0
-
-    return await with_store(config, job)
+async def cmd_queue_list(args: argparse.Namespace, config: Config, store: Store) -> int:
+    entries = await store.spool_list()
+    now = time.time()
+    for e in entries:
+        due = "now" if e.next_attempt <= now else f"in {int(e.next_attempt - now)}s"
+        print(f"{e.id}  {e.recipient}  from <{e.sender}>  {e.size} bytes  attempts={e.attempts}"
+              f"  next={due}  {e.last_reply}")
+    print(f"{len(entries)} queued recipient(s)")
+    return 0
 
 
-async def cmd_queue_retry(args: argparse.Namespace, config: Config) -> int:
-    async def job(store: Store) -> int:
-        touched = await store.spool_retry(args.ids, time.time())
-        print(f"{touched} recipient(s) due now")
-        return 0
-
-    return await with_store(config, job)
+async def cmd_queue_retry(args: argparse.Namespace, config: Config, store: Store) -> int:
+    touched = await store.spool_retry(args.ids, time.time())
+    print(f"{touched} recipient(s) due now")
+    return 0
 
 
 if __name__ == "__main__":

@@ -85,47 +85,34 @@ def register(sub: argparse._SubParsersAction, command: Register) -> None:
     command("lint", cmd_policy_lint, "check the policy files", parent=policy, sync=True)
 
 
-def _store_job(config: Config, job: Callable[[Store], Any]) -> Any:
-    from gateway.cli import with_store
-
-    return with_store(config, job)
-
-
-async def cmd_contacts_import(args: argparse.Namespace, config: Config) -> int:
-    async def job(store: Store) -> int:
-        try:
-            counts = await store.import_contacts(read_contacts(args.file))
-        except RowError as exc:
-            print(f"gatekeeper: {args.file}: {exc}; nothing was imported", file=sys.stderr)
-            return 1
-        print(f"imported {counts.rows} rows: {counts.contacts_new} new contacts, "
-              f"{counts.consent_events} consent events, {counts.suppressions} suppressions")
-        return 0
-
-    return int(await _store_job(config, job))
+async def cmd_contacts_import(args: argparse.Namespace, config: Config, store: Store) -> int:
+    try:
+        counts = await store.import_contacts(read_contacts(args.file))
+    except RowError as exc:
+        print(f"gatekeeper: {args.file}: {exc}; nothing was imported", file=sys.stderr)
+        return 1
+    print(f"imported {counts.rows} rows: {counts.contacts_new} new contacts, "
+          f"{counts.consent_events} consent events, {counts.suppressions} suppressions")
+    return 0
 
 
-async def cmd_contacts_show(args: argparse.Namespace, config: Config) -> int:
+async def cmd_contacts_show(args: argparse.Namespace, config: Config, store: Store) -> int:
     address = canonical(check(args.email))
     policies = load_configured_policies(config)
-
-    async def job(store: Store) -> int:
-        view = await store.contact(address)
-        if view is None:
-            print(f"{address}: no contact record and no suppression")
-        else:
-            _print_view(view)
-        decider = Decider(store, policies, config, await erasure_key(store, config))
-        print("\nverdicts (content rules are checked when a message is sent):")
-        for purpose in PURPOSES:
-            facts = message_facts(Classification(purpose, "check"), None, None)
-            verdict = (await decider.verdicts([address], facts))[address]
-            why = verdict.basis if verdict.allowed else verdict.reason
-            print(f"  {purpose:18} {verdict.action:5} {why:24} {verdict.jurisdiction:3} "
-                  f"{verdict.rule}  [{verdict.cite}]")
-        return 0
-
-    return int(await _store_job(config, job))
+    view = await store.contact(address)
+    if view is None:
+        print(f"{address}: no contact record and no suppression")
+    else:
+        _print_view(view)
+    decider = Decider(store, policies, config, await erasure_key(store, config))
+    print("\nverdicts (content rules are checked when a message is sent):")
+    for purpose in PURPOSES:
+        facts = message_facts(Classification(purpose, "check"), None, None)
+        verdict = (await decider.verdicts([address], facts))[address]
+        why = verdict.basis if verdict.allowed else verdict.reason
+        print(f"  {purpose:18} {verdict.action:5} {why:24} {verdict.jurisdiction:3} "
+              f"{verdict.rule}  [{verdict.cite}]")
+    return 0
 
 
 def _print_view(view: Any) -> None:
@@ -142,48 +129,37 @@ def _print_view(view: Any) -> None:
         print(f"event     {e.at} {e.kind} {e.topic} source={e.source} {e.proof}".rstrip())
 
 
-async def cmd_suppress_add(args: argparse.Namespace, config: Config) -> int:
+async def cmd_suppress_add(args: argparse.Namespace, config: Config, store: Store) -> int:
     entry = SuppressionEntry(canonical(check(args.email)), check_scope(args.scope), args.reason,
                              "cli", iso_now())
-
-    async def job(store: Store) -> int:
-        added = await store.suppress([entry])
-        print(f"{entry.address}: {'suppressed' if added else 'already suppressed'} "
-              f"(scope {entry.scope}, reason {entry.reason})")
-        return 0
-
-    return int(await _store_job(config, job))
+    added = await store.suppress([entry])
+    print(f"{entry.address}: {'suppressed' if added else 'already suppressed'} "
+          f"(scope {entry.scope}, reason {entry.reason})")
+    return 0
 
 
-async def cmd_suppress_remove(args: argparse.Namespace, config: Config) -> int:
+async def cmd_suppress_remove(args: argparse.Namespace, config: Config, store: Store) -> int:
     address = canonical(check(args.email))
     scope = check_scope(args.scope) if args.scope else None
-
-    async def job(store: Store) -> int:
-        removed = await store.unsuppress(address, scope)
-        print(f"{address}: {removed} suppression(s) removed")
-        return 0 if removed else 1
-
-    return int(await _store_job(config, job))
+    removed = await store.unsuppress(address, scope)
+    print(f"{address}: {removed} suppression(s) removed")
+    return 0 if removed else 1
 
 
-async def cmd_suppress_list(args: argparse.Namespace, config: Config) -> int:
-    async def job(store: Store) -> int:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["email", "scope", "reason", "source", "created_at"])
-        after, shown = None, 0
-        while True:
-            page = await store.suppressions(limit=1000, after=after)
-            for s in page:
-                writer.writerow([s.address, s.scope, s.reason, s.source, s.created_at])
-                shown += 1
-                if args.limit and shown >= args.limit:
-                    return 0
-            if len(page) < 1000:
+async def cmd_suppress_list(args: argparse.Namespace, config: Config, store: Store) -> int:
+    writer = csv.writer(sys.stdout)
+    writer.writerow(["email", "scope", "reason", "source", "created_at"])
+    after, shown = None, 0
+    while True:
+        page = await store.suppressions(limit=1000, after=after)
+        for s in page:
+            writer.writerow([s.address, s.scope, s.reason, s.source, s.created_at])
+            shown += 1
+            if args.limit and shown >= args.limit:
                 return 0
-            after = (page[-1].address, page[-1].scope, page[-1].reason)
-
-    return int(await _store_job(config, job))
+        if len(page) < 1000:
+            return 0
+        after = (page[-1].address, page[-1].scope, page[-1].reason)
 
 
 def read_suppressions(path: Path) -> Iterator[SuppressionEntry]:
@@ -206,48 +182,40 @@ def read_suppressions(path: Path) -> Iterator[SuppressionEntry]:
                 raise RowError(reader.line_num, str(exc)) from exc
 
 
-async def cmd_suppress_import(args: argparse.Namespace, config: Config) -> int:
+async def cmd_suppress_import(args: argparse.Namespace, config: Config, store: Store) -> int:
     try:
         total = sum(1 for _ in read_suppressions(args.file))  # check everything first
     except RowError as exc:
         print(f"gatekeeper: {args.file}: {exc}; nothing was imported", file=sys.stderr)
         return 1
-
-    async def job(store: Store) -> int:
-        added, chunk = 0, []
-        for entry in read_suppressions(args.file):
-            chunk.append(entry)
-            if len(chunk) >= SUPPRESS_CHUNK:
-                added += await store.suppress(chunk)
-                chunk = []
-        added += await store.suppress(chunk) if chunk else 0
-        print(f"{total} rows, {added} new suppressions")
-        return 0
-
-    return int(await _store_job(config, job))
+    added, chunk = 0, []
+    for entry in read_suppressions(args.file):
+        chunk.append(entry)
+        if len(chunk) >= SUPPRESS_CHUNK:
+            added += await store.suppress(chunk)
+            chunk = []
+    added += await store.suppress(chunk) if chunk else 0
+    print(f"{total} rows, {added} new suppressions")
+    return 0
 
 
-async def cmd_check(args: argparse.Namespace, config: Config) -> int:
+async def cmd_check(args: argparse.Namespace, config: Config, store: Store) -> int:
     data = args.message.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     policies = load_configured_policies(config)
     recipients = [check(a) for a in args.to]
-
-    async def job(store: Store) -> int:
-        decider = Decider(store, policies, config, await erasure_key(store, config))
-        purpose, topic = _stream(config, args.user, args.sender)
-        findings = decider.content(data)
-        headers = parse_headers(data)
-        classification = classify(
-            headers, stream_purpose=purpose, stream_topic=topic,
-            promotional=findings.promotional, unknown_purpose=config.policy.unknown_purpose,
-            reclassify_promotional=config.policy.reclassify_promotional,
-        )
-        facts = message_facts(classification, headers, decider.as_sent(findings))
-        verdicts = await decider.verdicts(recipients, facts)
-        print_check(args.format, classification, verdicts)
-        return 0 if all(v.allowed for v in verdicts.values()) else 1
-
-    return int(await _store_job(config, job))
+    decider = Decider(store, policies, config, await erasure_key(store, config))
+    purpose, topic = _stream(config, args.user, args.sender)
+    findings = decider.content(data)
+    headers = parse_headers(data)
+    classification = classify(
+        headers, stream_purpose=purpose, stream_topic=topic,
+        promotional=findings.promotional, unknown_purpose=config.policy.unknown_purpose,
+        reclassify_promotional=config.policy.reclassify_promotional,
+    )
+    facts = message_facts(classification, headers, decider.as_sent(findings))
+    verdicts = await decider.verdicts(recipients, facts)
+    print_check(args.format, classification, verdicts)
+    return 0 if all(v.allowed for v in verdicts.values()) else 1
 
 
 def _stream(config: Config, user_name: str | None, sender: str) -> tuple[str | None, str | None]:
@@ -278,18 +246,14 @@ def print_check(fmt: str, classification: Classification, verdicts: dict[str, An
             print(f"    {line}")
 
 
-async def cmd_stats(args: argparse.Namespace, config: Config) -> int:
+async def cmd_stats(args: argparse.Namespace, config: Config, store: Store) -> int:
     from gateway.cli import parse_time
-
-    async def job(store: Store) -> int:
-        counts = await store.decision_counts(parse_time(args.since))
-        for column, rows in counts.items():
-            print(f"by {column}:")
-            for value, count in rows:
-                print(f"  {value or '-':28} {count}")
-        return 0
-
-    return int(await _store_job(config, job))
+    counts = await store.decision_counts(parse_time(args.since))
+    for column, rows in counts.items():
+        print(f"by {column}:")
+        for value, count in rows:
+            print(f"  {value or '-':28} {count}")
+    return 0
 
 
 def cmd_policy_show(args: argparse.Namespace, config: Config) -> int:
@@ -312,46 +276,34 @@ def cmd_policy_lint(args: argparse.Namespace, config: Config) -> int:
     return 1 if problems else 0
 
 
-async def cmd_contacts_proof(args: argparse.Namespace, config: Config) -> int:
+async def cmd_contacts_proof(args: argparse.Namespace, config: Config, store: Store) -> int:
     address = canonical(check(args.email))
-
-    async def job(store: Store) -> int:
-        view = await store.contact(address)
-        if view is None:
-            print(f"gatekeeper: nothing is known about {address}", file=sys.stderr)
-            return 1
-        print(json.dumps(proof_document(view), indent=2, ensure_ascii=False))
-        return 0
-
-    return int(await _store_job(config, job))
+    view = await store.contact(address)
+    if view is None:
+        print(f"gatekeeper: nothing is known about {address}", file=sys.stderr)
+        return 1
+    print(json.dumps(proof_document(view), indent=2, ensure_ascii=False))
+    return 0
 
 
-async def cmd_forget(args: argparse.Namespace, config: Config) -> int:
+async def cmd_forget(args: argparse.Namespace, config: Config, store: Store) -> int:
     address = canonical(check(args.email))
-
-    async def job(store: Store) -> int:
-        hashed = erased_key(await erasure_key(store, config), address)
-        touched = await store.forget(address, hashed)
-        summary = ", ".join(f"{table} {n}" for table, n in touched.items() if n)
-        print(f"{address} erased ({summary or 'nothing held'}); suppressed as {hashed}")
-        return 0
-
-    return int(await _store_job(config, job))
+    hashed = erased_key(await erasure_key(store, config), address)
+    touched = await store.forget(address, hashed)
+    summary = ", ".join(f"{table} {n}" for table, n in touched.items() if n)
+    print(f"{address} erased ({summary or 'nothing held'}); suppressed as {hashed}")
+    return 0
 
 
-async def cmd_purge(args: argparse.Namespace, config: Config) -> int:
+async def cmd_purge(args: argparse.Namespace, config: Config, store: Store) -> int:
     from gateway.cli import parse_time
 
     retention = config.retention
-
-    async def job(store: Store) -> int:
-        decisions_before = parse_time(f"{retention.decisions_days}d")
-        inactive_before = parse_time(f"{retention.inactive_days}d")
-        assert decisions_before is not None and inactive_before is not None
-        counts = await store.purge(decisions_before, inactive_before, iso_now())
-        print(f"purged {counts['decisions']} decisions older than {retention.decisions_days} "
-              f"days; expired {counts['consents_expired']} consents of contacts inactive for "
-              f"{retention.inactive_days} days")
-        return 0
-
-    return int(await _store_job(config, job))
+    decisions_before = parse_time(f"{retention.decisions_days}d")
+    inactive_before = parse_time(f"{retention.inactive_days}d")
+    assert decisions_before is not None and inactive_before is not None
+    counts = await store.purge(decisions_before, inactive_before, iso_now())
+    print(f"purged {counts['decisions']} decisions older than {retention.decisions_days} "
+          f"days; expired {counts['consents_expired']} consents of contacts inactive for "
+          f"{retention.inactive_days} days")
+    return 0

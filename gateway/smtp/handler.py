@@ -8,7 +8,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope
 
-from gateway.accept import Acceptor
+from gateway.accept import FAULT, Acceptor
 from gateway.addresses import AddressError, check, matches_glob
 from gateway.config import SmtpConfig
 from gateway.receive import Incoming
@@ -16,7 +16,6 @@ from gateway.smtp.server import GatewaySession
 
 log = logging.getLogger(__name__)
 
-FAULT = "451 4.3.0 Temporary gateway fault, please try again later"
 
 
 class Handler:
