@@ -55,7 +55,7 @@ def read_contacts(path: Path) -> Iterator[ContactRow]:
         _check_header(reader.fieldnames)
         for record in reader:
             try:
-                yield _row(reader.line_num, record)
+                yield contact_row(reader.line_num, record)
             except (ValueError, AddressError) as exc:
                 raise RowError(reader.line_num, str(exc)) from exc
 
@@ -70,7 +70,8 @@ def _check_header(fields: Sequence[str] | None) -> None:
         raise RowError(1, "the email column is required")
 
 
-def _row(line: int, record: dict[str, str | None]) -> ContactRow:
+def contact_row(line: int, record: dict[str, str | None]) -> ContactRow:
+    """One CSV-shaped record checked and normalised (the API upserts through it too)."""
     if None in record:
         raise ValueError("more fields than columns in the header")
     value = {k: (v or "").strip() for k, v in record.items()}

@@ -15,8 +15,7 @@ from aiohttp import web
 from gateway.addresses import AddressError, canonical, check
 from gateway.cli import decision_query
 from gateway.cli_consent import SUPPRESSION_REASONS
-from gateway.contacts import _row as contact_row
-from gateway.contacts import check_scope, normalise_time
+from gateway.contacts import check_scope, contact_row, normalise_time
 from gateway.erasure import erased_key, erasure_key
 from gateway.proof import proof_document
 from gateway.store.records import (
