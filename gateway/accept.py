@@ -90,20 +90,22 @@ class Acceptor:
         queue_id = new_id()
         extra, message_id = missing_fields(message, self._hostname)
         classification, content = self._classify(session, message)
+        commercial = classification.purpose != "transactional"
+        footer = self._personalizer.adds_footer(commercial, content.has_unsubscribe_link)
         who = Who(message.session_id, message.client, message.auth_user, message.sender,
                   message_id, queue_id)
-        verdicts, decisions = await self._decide(session, message, classification, content, who)
+        verdicts, decisions = await self._decide(
+            session, message, classification, self._decider.as_sent(content, footer), who
+        )
         allowed = [a for a in message.recipients if verdicts[a].allowed]
         refused = [a for a in message.recipients if not verdicts[a].allowed]
         refusal = self._refusal(len(message.recipients), refused, verdicts, decisions)
         if refusal:
             return refusal
-        commercial = classification.purpose != "transactional"
         data = self._personalizer.strip(message.data, commercial)
         shared = (received_field(message, self._hostname, queue_id) + extra).encode() + data
         now = time.time()
-        wants_footer = commercial and not content.has_unsubscribe_link
-        copies = await self._copies(shared, allowed, classification, wants_footer, now + LEASE)
+        copies = await self._copies(shared, allowed, classification, footer, now + LEASE)
         if any(not c.prefix and c.data is None for c in copies):
             # recipients without a copy of their own share one signature
             shared = await self._personalizer.sign(b"", shared) + shared
@@ -160,7 +162,7 @@ class Acceptor:
             # Decided at RCPT under this very purpose, and no content rule applies: the RCPT
             # decisions stand (DESIGN §2 decides again only where DATA made it stricter).
             return {a: session.rcpt_verdicts[a] for a in message.recipients}, {}
-        facts = message_facts(classification, message.headers, self._decider.as_sent(content))
+        facts = message_facts(classification, message.headers, content)
         known = await self._decider.facts(message.recipients, session.rcpt_facts)
         verdicts = self._decider.decide(known, facts)
         decisions = {
@@ -192,13 +194,13 @@ class Acceptor:
 
     async def _copies(
         self, data: bytes, allowed: list[str], classification: Classification,
-        wants_footer: bool, next_attempt: float,
+        footer: bool, next_attempt: float,
     ) -> list[SpoolRecipient]:
         if classification.purpose == "transactional" or not self._personalizer.unsubscribe_enabled:
             return [SpoolRecipient(a, next_attempt=next_attempt) for a in allowed]
         scope = classification.topic or classification.purpose
         copies = self._personalizer.recipients(
-            data, allowed, scope, needs_footer=wants_footer, next_attempt=next_attempt
+            data, allowed, scope, needs_footer=footer, next_attempt=next_attempt
         )
         for copy in copies:
             copy.prefix = await self._personalizer.sign(copy.prefix, copy.data or data)

@@ -132,6 +132,7 @@ class Gateway:
 
 async def start(config: Config) -> Gateway:
     check_startup(config)
+    policies = load_configured_policies(config)  # a typo stops start-up before anything runs
     warn_about_identity(config)
     hostname = config.smtp.hostname or socket.getfqdn()
     store = open_store(config.store.url, synchronous=config.store.synchronous)
@@ -161,14 +162,14 @@ async def start(config: Config) -> Gateway:
     delivery.start()
     gateway = Gateway(config, store, writer, delivery, hostname, audit, metrics)
     metrics.watch(gateway.sessions, lambda: delivery.backlog)
-    decider = Decider(store, load_configured_policies(config), config,
-                      await erasure_key(store, config))
+    decider = Decider(store, policies, config, await erasure_key(store, config))
+    personalizer = Personalizer.from_config(config, hostname)
     acceptor = Acceptor(
         config=config, hostname=hostname, writer=writer, delivery=delivery, decider=decider,
-        audit=audit, personalizer=Personalizer.from_config(config, hostname),
+        audit=audit, personalizer=personalizer,
         mailbox=Mailbox(
-            store, audit, [s.encode() for s in config.unsubscribe.secret],
-            config.unsubscribe.mailto_domain or hostname, config.unsubscribe.token_days,
+            store, audit, config.unsubscribe.keys, personalizer.mailto_domain,
+            config.unsubscribe.token_days,
         ),
     )
     await _start_smtp(gateway, Handler(config.smtp, acceptor))

@@ -22,6 +22,7 @@ from gateway.proof import proof_document
 from gateway.receive import parse_headers
 from gateway.store import Store
 from gateway.store.records import SuppressionEntry, iso_now
+from gateway.transform.personalize import Personalizer
 
 SUPPRESSION_REASONS = ("unsubscribed", "objected", "hard-bounce", "complaint")
 SUPPRESS_CHUNK = 5000
@@ -212,7 +213,10 @@ async def cmd_check(args: argparse.Namespace, config: Config, store: Store) -> i
         promotional=findings.promotional, unknown_purpose=config.policy.unknown_purpose,
         reclassify_promotional=config.policy.reclassify_promotional,
     )
-    facts = message_facts(classification, headers, decider.as_sent(findings))
+    personalizer = Personalizer.from_config(config, config.smtp.hostname or "localhost")
+    footer = personalizer.adds_footer(classification.purpose != "transactional",
+                                      findings.has_unsubscribe_link)
+    facts = message_facts(classification, headers, decider.as_sent(findings, footer))
     verdicts = await decider.verdicts(recipients, facts)
     print_check(args.format, classification, verdicts)
     return 0 if all(v.allowed for v in verdicts.values()) else 1

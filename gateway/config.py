@@ -126,6 +126,11 @@ class UnsubscribeConfig:
     footer: bool = False
     token_days: int = 90
 
+    @property
+    def keys(self) -> list[bytes]:
+        """HMAC keys: the first signs, every one verifies."""
+        return [secret.encode() for secret in self.secret if secret]
+
 
 @dataclass
 class DkimConfig:

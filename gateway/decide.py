@@ -37,8 +37,6 @@ class Decider:
             config.identity.name, config.identity.registration, config.identity.postal_address
         )
         self._unsubscribe_base = config.http.public_url.rstrip("/") + "/u/"
-        # The footer needs a link to put in it, so it comes only with a secret (DESIGN §6).
-        self._footer = config.unsubscribe.footer and bool(config.unsubscribe.secret)
 
     async def facts(
         self, addresses: Sequence[str], known: Mapping[str, RecipientFacts] | None = None
@@ -77,10 +75,10 @@ class Decider:
         assert isinstance(parsed, EmailMessage)
         return find_content(parsed, self._identity, self._unsubscribe_base)
 
-    def as_sent(self, findings: ContentFindings) -> ContentFindings:
-        """What the body will show once transformed: the footer (unsubscribe.footer) adds the
-        link and the identity to mail that has no link, and the content rules judge that."""
-        if not self._footer or findings.has_unsubscribe_link:
+    def as_sent(self, findings: ContentFindings, footer: bool) -> ContentFindings:
+        """What the body will show once transformed: the content rules judge that. The
+        footer (Personalizer.adds_footer) brings the link and the identity."""
+        if not footer:
             return findings
         return ContentFindings(
             has_unsubscribe_link=True,

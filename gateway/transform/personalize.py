@@ -44,7 +44,7 @@ class Personalizer:
             signer = DkimSigner(dkim.domain, dkim.selector, dkim.key_file)
         identity = config.identity
         return cls(
-            keys=tuple(secret.encode() for secret in config.unsubscribe.secret),
+            keys=tuple(config.unsubscribe.keys),
             public_url=config.http.public_url.rstrip("/"),
             mailto_domain=config.unsubscribe.mailto_domain or hostname,
             footer=config.unsubscribe.footer,
@@ -58,6 +58,13 @@ class Personalizer:
     @property
     def unsubscribe_enabled(self) -> bool:
         return bool(self.keys)
+
+    def adds_footer(self, commercial: bool, has_unsubscribe_link: bool) -> bool:
+        """The footer goes on commercial mail without a link of its own, and needs a secret
+        for the link it carries (DESIGN §6)."""
+        return self.footer and self.unsubscribe_enabled and commercial and not (
+            has_unsubscribe_link
+        )
 
     def strip(self, data: bytes, commercial: bool) -> bytes:
         """Our own control fields go; an app's List-Unsubscribe is replaced by ours."""
@@ -73,7 +80,7 @@ class Personalizer:
         for address in addresses:
             url, mailto = self._links(address, scope, now)
             body = replace_placeholder(data, url)
-            if needs_footer and self.footer:
+            if needs_footer:
                 body = add_footer(body, url, self.identity_lines)
             copies.append(
                 SpoolRecipient(

@@ -221,7 +221,7 @@ def proof(request: web.Request, text: str = "") -> str:
 
 
 def signing_keys(ctx: WebContext) -> list[bytes]:
-    keys = [secret.encode() for secret in ctx.config.unsubscribe.secret if secret]
+    keys = ctx.config.unsubscribe.keys
     if not keys:
         log.error("unsubscribe.secret is not set: unsubscribe links cannot be checked")
         raise Refused(
