@@ -152,7 +152,7 @@ class Acceptor:
         )
         if classification.purpose == "transactional":
             return classification, ContentFindings(False, False, False, markers)
-        return classification, self._decider.content(message.data)
+        return classification, self._decider.content(message.data, message.headers)
 
     async def _decide(
         self, session: GatewaySession, message: Incoming, classification: Classification,

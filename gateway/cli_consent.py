@@ -206,8 +206,8 @@ async def cmd_check(args: argparse.Namespace, config: Config, store: Store) -> i
     recipients = [check(a) for a in args.to]
     decider = Decider(store, policies, config, await erasure_key(store, config))
     purpose, topic = _stream(config, args.user, args.sender)
-    findings = decider.content(data)
     headers = parse_headers(data)
+    findings = decider.content(data, headers)
     classification = classify(
         headers, stream_purpose=purpose, stream_topic=topic,
         promotional=findings.promotional, unknown_purpose=config.policy.unknown_purpose,

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 
+from gateway.transform.unsubscribe import part_text, text_parts
+
 UNSUBSCRIBE_PLACEHOLDER = "%unsubscribe_url%"
 
 UNSUBSCRIBE_WORDS: tuple[str, ...] = (
@@ -74,14 +76,31 @@ class _Part:
 def find_content(
     msg: EmailMessage, identity: Identity, unsubscribe_base: str | None
 ) -> ContentFindings:
-    parts = [_Part(raw, _visible(raw, html_part)) for raw, html_part in _text_parts(msg)]
+    return findings_of(_text_parts(msg), str(msg.get("Subject", "")), identity, unsubscribe_base)
+
+
+def find_content_in_bytes(
+    data: bytes, subject: str, identity: Identity, unsubscribe_base: str | None
+) -> ContentFindings:
+    """The same findings from the received bytes: the text leaves are found by walking the
+    MIME boundaries, without building the email package's object tree (the hot path)."""
+    parts = [(part_text(data, part), part.subtype == "html") for part in text_parts(data)]
+    return findings_of(parts, subject, identity, unsubscribe_base)
+
+
+def findings_of(
+    texts: list[tuple[str, bool]], subject: str, identity: Identity,
+    unsubscribe_base: str | None,
+) -> ContentFindings:
+    """Findings from decoded text parts: (text, is_html) each."""
+    parts = [_Part(raw, _visible(raw, html_part)) for raw, html_part in texts]
     seen = _squash(" ".join(part.text for part in parts))
     return ContentFindings(
         has_unsubscribe_link=any(_has_unsubscribe(part, unsubscribe_base) for part in parts),
         has_sender_identification=_shows(seen, identity.name)
         and (identity.registration is None or _shows(seen, identity.registration)),
         has_postal_address=_shows(seen, identity.postal_address),
-        promotional_markers=_markers(str(msg.get("Subject", "")), *(p.text for p in parts)),
+        promotional_markers=_markers(subject, *(p.text for p in parts)),
     )
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from email.message import EmailMessage, Message
+from email.message import Message
 
 from gateway.addresses import canonical
 from gateway.classify import Classification
 from gateway.config import Config
-from gateway.content import ContentFindings, Identity, find_content
+from gateway.content import ContentFindings, Identity, find_content_in_bytes
 from gateway.erasure import erased_key
 from gateway.policy import MessageFacts, Policy, RecipientFacts, Settings, Verdict, decide
 from gateway.receive import decoded_header
@@ -69,11 +67,11 @@ class Decider:
         key = canonical(address)
         return erased_key(self._erasure_key, key) if verdict.reason == "erased" else key
 
-    def content(self, data: bytes) -> ContentFindings:
+    def content(self, data: bytes, headers: Message) -> ContentFindings:
         """What the body shows as the app sent it."""
-        parsed = email.message_from_bytes(data, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        return find_content(parsed, self._identity, self._unsubscribe_base)
+        return find_content_in_bytes(
+            data, decoded_header(headers, "Subject"), self._identity, self._unsubscribe_base
+        )
 
     def as_sent(self, findings: ContentFindings, footer: bool) -> ContentFindings:
         """What the body will show once transformed: the content rules judge that. The

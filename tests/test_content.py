@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from gateway.content import ContentFindings, Identity, find_content
+from gateway.content import ContentFindings, Identity, find_content, find_content_in_bytes
 
 ACME = Identity(
     name="ACME s.r.o.", registration="IČO 12345678", postal_address="Hlavní 1, 110 00 Praha"
@@ -25,9 +25,14 @@ def plain(body: str, subject: str = "Hello") -> EmailMessage:
 
 def findings(msg: EmailMessage, identity: Identity = ACME) -> ContentFindings:
     # Round-trip through bytes so the parts are decoded the way the gateway sees them.
-    parsed = message_from_bytes(msg.as_bytes(), policy=email_policy.default)
+    data = msg.as_bytes(policy=email_policy.SMTP)
+    parsed = message_from_bytes(data, policy=email_policy.default)
     assert isinstance(parsed, EmailMessage)
-    return find_content(parsed, identity, BASE)
+    result = find_content(parsed, identity, BASE)
+    # the gateway's own path, on the received bytes, must see the same
+    subject = str(parsed.get("Subject", ""))
+    assert find_content_in_bytes(data, subject, identity, BASE) == result
+    return result
 
 
 FOOTER = "ACME s.r.o., IČO 12345678\nHlavní 1,\n110 00 Praha"
@@ -115,6 +120,7 @@ def test_explicit_quoted_printable_and_base64_parts() -> None:
     assert isinstance(parsed, EmailMessage)
     result = find_content(parsed, ACME, BASE)
     assert result == ContentFindings(True, True, True, ())
+    assert find_content_in_bytes(raw, "Novinky", ACME, BASE) == result
 
 
 def test_html_tags_and_entities_are_stripped_for_matching() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import contextlib
 import html
 import re
 import unicodedata
@@ -110,6 +111,17 @@ def add_footer(
 def text_parts(data: bytes) -> list[TextPart]:
     """The text/plain and text/html leaves of a message that are not attachments."""
     return list(_walk(data, 0, len(data), 0))
+
+
+def part_text(data: bytes, part: TextPart) -> str:
+    """A leaf's text: transfer encoding undone, charset decoded leniently."""
+    raw = data[part.start : part.end]
+    with contextlib.suppress(binascii.Error):  # undecodable: read it as it came
+        raw = _decode(raw, part.cte)
+    try:
+        return raw.decode(part.charset, errors="replace")
+    except LookupError:  # an unknown or lying charset
+        return raw.decode("utf-8", errors="replace")
 
 
 def _walk(data: bytes, start: int, end: int, depth: int) -> Iterator[TextPart]:
