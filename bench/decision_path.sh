@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # What the consent decision path costs (docs/performance.md, "Decision path"), in one run:
 #   Postfix relay | relay core (commit $CORE, before any decision code) |
-#   Gatekeeper, transactional stream | Gatekeeper, marketing stream with the full path
+#   Gatekeeper, transactional stream | Gatekeeper, survey stream (the decision path without
+#   the unsubscribe transform) | Gatekeeper, marketing stream with the full path
 # against a store of 1,000,000 generated contacts (consents for half) plus smtp-source's
-# recipients (with marketing consent). The marketing run does everything a real marketing
+# recipients (US contacts with marketing consent). The survey run decides at RCPT and again
+# at DATA with the MIME read and content findings, and records both, but adds no unsubscribe
+# fields (US surveys have no content rules, so smtp-source's plain body passes).
+# The marketing run does everything a real marketing
 # message gets: RCPT-time consent look-up and verdict, MIME parse and content rules at DATA,
 # a footer and per-recipient List-Unsubscribe fields, decision rows.
 #
@@ -39,8 +43,8 @@ echo "# $(date -Is) nproc=$(nproc) n=$N r=$RCPTS contacts=$CONTACTS core=$CORE h
 # The store: generated contacts, then smtp-source's recipients (rcpt@, 2rcpt@ ...) with consent.
 python3 "$HERE/gen_contacts.py" "$WORK/contacts.csv" "$CONTACTS"
 {
-  echo "email,source,consent_topics,consent_at,consent_proof"
-  for i in "" $(seq 2 "$RCPTS"); do echo "${i}rcpt@dst.example.com,signup-form,marketing,2026-01-01,ip=192.0.2.1"; done
+  echo "email,country,source,consent_topics,consent_at,consent_proof"
+  for i in "" $(seq 2 "$RCPTS"); do echo "${i}rcpt@dst.example.com,us,signup-form,marketing,2026-01-01,ip=192.0.2.1"; done
 } > "$WORK/bench_rcpts.csv"
 printf '[store]\nurl = "sqlite:///%s/template.db"\n' "$WORK" > "$WORK/import.toml"
 start=$(date +%s.%N)
@@ -60,4 +64,5 @@ run() {  # label, then run_bench.sh arguments
 run postfix --target "127.0.0.1:$PF_PORT" --sink-port "$PF_SINK"
 run core --relay-cmd "env PYTHONPATH=$WORK/core bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT}"
 run transactional --relay-cmd "env GK_BENCH_DB=$WORK/template.db bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT}"
+run survey --relay-cmd "env GK_BENCH_DB=$WORK/template.db GK_BENCH_PURPOSE=survey bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT}"
 run marketing --relay-cmd "env GK_BENCH_DB=$WORK/template.db GK_BENCH_PURPOSE=marketing bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT} '[unsubscribe]' 'secret = [\"bench-secret\"]' 'footer = true' '[identity]' 'name = \"Bench s.r.o.\"' 'postal_address = \"1 Bench Street\"'"
