@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 done
 WORK=$(mktemp -d /tmp/gk_dp.XXXXXX)
 chmod 755 "$WORK"  # the Postfix daemons run as user postfix
-export PF_ROOT=$WORK/postfix
+export PF_ROOT=$WORK/postfix GK_BENCH_TMP=$WORK
 cleanup() {
   bash "$BENCH/postfix_instance.sh" stop >/dev/null 2>&1
   git -C "$ROOT" worktree remove --force "$WORK/core" >/dev/null 2>&1

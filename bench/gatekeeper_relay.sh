@@ -7,8 +7,12 @@
 # The temp dir is removed when the gateway stops (run_bench.sh sends SIGTERM to this script).
 set -euo pipefail
 relay_port=$1 sink_port=$2; shift 2
-dir=$(mktemp -d /tmp/gk_bench.XXXXXX)
-[ -n "${GK_BENCH_DB:-}" ] && cp "$GK_BENCH_DB" "$dir/gatekeeper.db"
+# Under $GK_BENCH_TMP when set: run_bench.sh may kill this script before its trap has
+# removed the store, and the caller then removes that folder instead.
+dir=$(mktemp -d "${GK_BENCH_TMP:-/tmp}/gk_bench.XXXXXX")
+# The copy is synced before the gateway starts: otherwise the kernel writes its hundreds of
+# MB back during the measurement and every fsync of the spool waits behind them.
+if [ -n "${GK_BENCH_DB:-}" ]; then cp "$GK_BENCH_DB" "$dir/gatekeeper.db" && sync "$dir/gatekeeper.db"; fi
 http_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 {
   printf '[smtp]\nlisten = "127.0.0.1:%s"\nhostname = "gw.bench.test"\n' "$relay_port"

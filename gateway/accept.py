@@ -9,22 +9,25 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from email.message import Message
 from typing import Any
 
 from gateway.audit import Audit
 from gateway.classify import Classification, classify, stream_for
 from gateway.config import Config
-from gateway.content import ContentFindings, quick_markers
+from gateway.content import BodyFindings
 from gateway.decide import Decider, decision_record, message_facts
 from gateway.delivery.dsn import report_message
 from gateway.delivery.worker import LEASE, Delivery
 from gateway.mailto import Mailbox
 from gateway.policy import Verdict
-from gateway.receive import Incoming
+from gateway.policy.facts import Content
+from gateway.receive import Incoming, decoded_header
 from gateway.smtp.server import GatewaySession
 from gateway.store.records import Decision, SpoolMessage, SpoolRecipient, Who, new_id
 from gateway.transform.personalize import Personalizer
 from gateway.transform.trace import missing_fields, received_field
+from gateway.transform.unsubscribe import Template, TextPart, moved, text_parts
 from gateway.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -89,9 +92,12 @@ class Acceptor:
     async def _accept(self, session: GatewaySession, message: Incoming) -> str:
         queue_id = new_id()
         extra, message_id = missing_fields(message, self._hostname)
-        classification, content = self._classify(session, message)
+        classification, content = classify_message(
+            self._config, self._decider, message.data, message.headers, session.purpose,
+            session.topic,
+        )
         commercial = classification.purpose != "transactional"
-        footer = self._personalizer.adds_footer(commercial, content.has_unsubscribe_link)
+        footer = self._personalizer.adds_footer(commercial, content)
         who = Who(message.session_id, message.client, message.auth_user, message.sender,
                   message_id, queue_id)
         verdicts, decisions = await self._decide(
@@ -105,7 +111,10 @@ class Acceptor:
         data = self._personalizer.strip(message.data, commercial)
         shared = (received_field(message, self._hostname, queue_id) + extra).encode() + data
         now = time.time()
-        copies = await self._copies(shared, allowed, classification, footer, now + LEASE)
+        # Stripping and the trace fields change only the top header block, so every text
+        # leaf found in the received bytes moved by the same number of bytes.
+        parts = moved(content.parts, len(shared) - len(message.data))
+        copies = await self._copies(shared, parts, allowed, classification, footer, now + LEASE)
         if any(not c.prefix and c.data is None for c in copies):
             # recipients without a copy of their own share one signature
             shared = await self._personalizer.sign(b"", shared) + shared
@@ -139,38 +148,24 @@ class Acceptor:
         ]
         self._writer.spool_later(report_message(spooled, failed, self._hostname, now))
 
-    def _classify(
-        self, session: GatewaySession, message: Incoming
-    ) -> tuple[Classification, ContentFindings]:
-        """The purpose first: transactional mail has no content rules, so its body is only
-        scanned for promotional markers, never parsed."""
-        markers = quick_markers(message.header("Subject"), message.data)
-        classification = classify(
-            message.headers, stream_purpose=session.purpose, stream_topic=session.topic,
-            promotional=bool(markers), unknown_purpose=self._config.policy.unknown_purpose,
-            reclassify_promotional=self._config.policy.reclassify_promotional,
-        )
-        if classification.purpose == "transactional":
-            return classification, ContentFindings(False, False, False, markers)
-        return classification, self._decider.content(message.data, message.headers)
-
     async def _decide(
         self, session: GatewaySession, message: Incoming, classification: Classification,
-        content: ContentFindings, who: Who,
+        content: Content, who: Who,
     ) -> tuple[dict[str, Verdict], dict[str, Decision]]:
-        if classification.origin == "stream" and classification.purpose == "transactional":
-            # Decided at RCPT under this very purpose, and no content rule applies: the RCPT
-            # decisions stand (DESIGN §2 decides again only where DATA made it stricter).
-            return {a: session.rcpt_verdicts[a] for a in message.recipients}, {}
+        """Every recipient decided on the whole message; a row for each decision that is
+        new, i.e. not the RCPT decision standing (DESIGN §2: decided again where DATA made
+        the purpose stricter, or where the content rules refuse)."""
         facts = message_facts(classification, message.headers, content)
         known = await self._decider.facts(message.recipients, session.rcpt_facts)
         verdicts = self._decider.decide(known, facts)
+        stands = _stream_unchanged(session, classification)
         decisions = {
             address: decision_record(
                 who, self._decider.recorded_address(address, verdict), "data", classification,
                 verdict,
             )
             for address, verdict in verdicts.items()
+            if not (stands and session.rcpt_verdicts.get(address) == verdict)
         }
         self._audit.record(list(decisions.values()))
         return verdicts, decisions
@@ -193,18 +188,48 @@ class Acceptor:
         return f"550 5.7.1 {summary} (ref {decisions[refused[0]].id})"
 
     async def _copies(
-        self, data: bytes, allowed: list[str], classification: Classification,
-        footer: bool, next_attempt: float,
+        self, data: bytes, parts: list[TextPart] | None, allowed: list[str],
+        classification: Classification, footer: bool, next_attempt: float,
     ) -> list[SpoolRecipient]:
         if classification.purpose == "transactional" or not self._personalizer.unsubscribe_enabled:
             return [SpoolRecipient(a, next_attempt=next_attempt) for a in allowed]
         scope = classification.topic or classification.purpose
         copies = self._personalizer.recipients(
-            data, allowed, scope, needs_footer=footer, next_attempt=next_attempt
+            Template.of(data, parts), allowed, scope, needs_footer=footer,
+            next_attempt=next_attempt,
         )
         for copy in copies:
             copy.prefix = await self._personalizer.sign(copy.prefix, copy.data or data)
         return copies
+
+
+def classify_message(
+    config: Config, decider: Decider, data: bytes, headers: Message,
+    stream_purpose: str | None, stream_topic: str | None,
+) -> tuple[Classification, BodyFindings]:
+    """The purpose first: transactional mail has no content rules, so its body is never
+    parsed, only read as it came for promotional markers, and only when they matter."""
+    subject = decoded_header(headers, "Subject")
+    unparsed = decider.content(data, subject)
+    classification = classify(
+        headers, stream_purpose=stream_purpose, stream_topic=stream_topic,
+        promotional=lambda: unparsed.promotional,
+        unknown_purpose=config.policy.unknown_purpose,
+        reclassify_promotional=config.policy.reclassify_promotional,
+    )
+    if classification.purpose == "transactional":
+        return classification, unparsed
+    return classification, decider.content(data, subject, text_parts(data, headers))
+
+
+def _stream_unchanged(session: GatewaySession, classification: Classification) -> bool:
+    """DATA kept the stream's purpose and topic and had nothing to note: a verdict equal to
+    the recipient's RCPT verdict is that decision standing, not a new one."""
+    return (
+        classification.origin == "stream"
+        and classification.topic == session.topic
+        and not classification.notes
+    )
 
 
 def _who(session: GatewaySession, sender: str) -> Who:

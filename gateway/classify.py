@@ -8,6 +8,7 @@ compatible hints of other senders, content heuristics, and `policy.unknown_purpo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -55,17 +56,19 @@ def classify(
     *,
     stream_purpose: str | None,
     stream_topic: str | None,
-    promotional: bool,
+    promotional: Callable[[], bool],
     unknown_purpose: str,
     reclassify_promotional: bool,
 ) -> Classification:
+    """`promotional` says whether content heuristics find promotional markers; it is asked
+    only where the answer can change the outcome (reading a body is not free)."""
     result = _declared(headers, stream_purpose) or _guessed(headers, promotional, unknown_purpose)
     result.topic = _header(headers, "X-Gatekeeper-Topic") or stream_topic
     result.category = _header(headers, "X-Gatekeeper-Category")
     result.partner = _header(headers, "X-Gatekeeper-Partner")
     # Without the setting the engine only warns (a declared purpose is the app's word).
-    if reclassify_promotional and promotional and result.purpose in (
-        "transactional", "confirmation"
+    if reclassify_promotional and result.purpose in ("transactional", "confirmation") and (
+        promotional()
     ):
         result.notes.append(f"promotional content: {result.purpose} treated as marketing")
         result.purpose = "marketing"
@@ -87,7 +90,9 @@ def _declared(headers: Message, stream_purpose: str | None) -> Classification | 
     return Classification(stream_purpose, "stream", notes=notes)
 
 
-def _guessed(headers: Message, promotional: bool, unknown_purpose: str) -> Classification:
+def _guessed(
+    headers: Message, promotional: Callable[[], bool], unknown_purpose: str
+) -> Classification:
     stream = _header(headers, "X-PM-Message-Stream")
     if stream:
         purpose = "transactional" if stream.lower() == "outbound" else "marketing"
@@ -95,7 +100,7 @@ def _guessed(headers: Message, promotional: bool, unknown_purpose: str) -> Class
     precedence = (_header(headers, "Precedence") or "").lower()
     if precedence in ("bulk", "list") or headers.get("List-Id") is not None:
         return Classification("marketing", "hint", notes=["bulk or list mail"])
-    if promotional:
+    if promotional():
         return Classification("marketing", "heuristic", notes=["promotional content"])
     if _TRANSACTIONAL_SUBJECT.search(_header(headers, "Subject") or ""):
         return Classification("transactional", "heuristic", notes=["transactional subject"])

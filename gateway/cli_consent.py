@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from gateway.accept import classify_message
 from gateway.addresses import canonical, check
 from gateway.app import load_configured_policies
-from gateway.classify import Classification, classify, stream_for
+from gateway.classify import Classification, stream_for
 from gateway.config import Config, ConfigError
 from gateway.contacts import RowError, check_scope, read_contacts
 from gateway.decide import Decider, message_facts
@@ -207,15 +208,9 @@ async def cmd_check(args: argparse.Namespace, config: Config, store: Store) -> i
     decider = Decider(store, policies, config, await erasure_key(store, config))
     purpose, topic = _stream(config, args.user, args.sender)
     headers = parse_headers(data)
-    findings = decider.content(data, headers)
-    classification = classify(
-        headers, stream_purpose=purpose, stream_topic=topic,
-        promotional=findings.promotional, unknown_purpose=config.policy.unknown_purpose,
-        reclassify_promotional=config.policy.reclassify_promotional,
-    )
+    classification, findings = classify_message(config, decider, data, headers, purpose, topic)
     personalizer = Personalizer.from_config(config, config.smtp.hostname or "localhost")
-    footer = personalizer.adds_footer(classification.purpose != "transactional",
-                                      findings.has_unsubscribe_link)
+    footer = personalizer.adds_footer(classification.purpose != "transactional", findings)
     facts = message_facts(classification, headers, decider.as_sent(findings, footer))
     verdicts = await decider.verdicts(recipients, facts)
     print_check(args.format, classification, verdicts)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
+from functools import cached_property
 
-from gateway.transform.unsubscribe import part_text, text_parts
+from gateway.transform.unsubscribe import TextPart, part_text, text_parts
 
 UNSUBSCRIBE_PLACEHOLDER = "%unsubscribe_url%"
 
@@ -41,7 +43,6 @@ _ANCHOR = re.compile(
     r"""<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)[^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL
 )
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
-_IGNORED = re.compile(r"[\s,]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class ContentFindings:
+    """All findings at once, as values (what `gatekeeper check` and the tests compare)."""
+
     has_unsubscribe_link: bool
     has_sender_identification: bool
     has_postal_address: bool
@@ -63,6 +66,88 @@ class ContentFindings:
     @property
     def promotional(self) -> bool:
         return bool(self.promotional_markers)
+
+
+class BodyFindings:
+    """The findings of one message body, each worked out the first time it is asked for.
+
+    The engine asks only what a rule of the recipient's policy needs, and the footer answers
+    the identity rules itself (`WithFooter`), so on the hot path most bodies are read for
+    the unsubscribe link alone.
+    """
+
+    def __init__(
+        self, texts: Callable[[], list[tuple[str, bool]]], subject: str, identity: Identity,
+        unsubscribe_base: str | None, parts: Sequence[TextPart] | None = None,
+    ) -> None:
+        self.parts = parts
+        """The text leaves read (text_parts), None for a body read unparsed."""
+        self._texts = texts
+        self._subject = subject
+        self._identity = identity
+        self._unsubscribe_base = unsubscribe_base
+
+    @cached_property
+    def _parts(self) -> list[_Part]:
+        return [_Part(raw, _visible(raw, html_part)) for raw, html_part in self._texts()]
+
+    @cached_property
+    def _seen(self) -> str:
+        return _squash(" ".join(part.text for part in self._parts))
+
+    @cached_property
+    def has_unsubscribe_link(self) -> bool:
+        return any(_has_unsubscribe(part, self._unsubscribe_base) for part in self._parts)
+
+    @cached_property
+    def has_sender_identification(self) -> bool:
+        identity = self._identity
+        return _shows(self._seen, identity.name) and (
+            identity.registration is None or _shows(self._seen, identity.registration)
+        )
+
+    @cached_property
+    def has_postal_address(self) -> bool:
+        return _shows(self._seen, self._identity.postal_address)
+
+    @cached_property
+    def promotional_markers(self) -> tuple[str, ...]:
+        return _markers(self._subject, *(p.text for p in self._parts))
+
+    @property
+    def promotional(self) -> bool:
+        return bool(self.promotional_markers)
+
+    def values(self) -> ContentFindings:
+        return ContentFindings(
+            self.has_unsubscribe_link, self.has_sender_identification, self.has_postal_address,
+            self.promotional_markers,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WithFooter:
+    """What the body shows once the gateway's footer (DESIGN §6) is added: the footer brings
+    the unsubscribe link and every configured `identity.*` line."""
+
+    body: BodyFindings
+    identity: Identity
+
+    @property
+    def has_unsubscribe_link(self) -> bool:
+        return True
+
+    @property
+    def has_sender_identification(self) -> bool:
+        return bool(self.identity.name) or self.body.has_sender_identification
+
+    @property
+    def has_postal_address(self) -> bool:
+        return bool(self.identity.postal_address) or self.body.has_postal_address
+
+    @property
+    def promotional(self) -> bool:
+        return self.body.promotional
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +164,26 @@ def find_content(
     return findings_of(_text_parts(msg), str(msg.get("Subject", "")), identity, unsubscribe_base)
 
 
+def body_findings(
+    data: bytes, subject: str, identity: Identity, unsubscribe_base: str | None,
+    parts: Sequence[TextPart] | None,
+) -> BodyFindings:
+    """The findings of the received bytes, in the text leaves `parts` found by walking the
+    MIME boundaries (text_parts: no object tree of the email package on the hot path), or
+    with None in the whole message read as one plain text."""
+
+    def texts() -> list[tuple[str, bool]]:
+        if parts is None:
+            return [(data.decode("utf-8", "replace"), False)]
+        return [(part_text(data, part), part.subtype == "html") for part in parts]
+
+    return BodyFindings(texts, subject, identity, unsubscribe_base, parts)
+
+
 def find_content_in_bytes(
     data: bytes, subject: str, identity: Identity, unsubscribe_base: str | None
 ) -> ContentFindings:
-    """The same findings from the received bytes: the text leaves are found by walking the
-    MIME boundaries, without building the email package's object tree (the hot path)."""
-    parts = [(part_text(data, part), part.subtype == "html") for part in text_parts(data)]
-    return findings_of(parts, subject, identity, unsubscribe_base)
+    return body_findings(data, subject, identity, unsubscribe_base, text_parts(data)).values()
 
 
 def findings_of(
@@ -93,15 +191,7 @@ def findings_of(
     unsubscribe_base: str | None,
 ) -> ContentFindings:
     """Findings from decoded text parts: (text, is_html) each."""
-    parts = [_Part(raw, _visible(raw, html_part)) for raw, html_part in texts]
-    seen = _squash(" ".join(part.text for part in parts))
-    return ContentFindings(
-        has_unsubscribe_link=any(_has_unsubscribe(part, unsubscribe_base) for part in parts),
-        has_sender_identification=_shows(seen, identity.name)
-        and (identity.registration is None or _shows(seen, identity.registration)),
-        has_postal_address=_shows(seen, identity.postal_address),
-        promotional_markers=_markers(subject, *(p.text for p in parts)),
-    )
+    return BodyFindings(lambda: texts, subject, identity, unsubscribe_base).values()
 
 
 def _text_parts(msg: Message) -> list[tuple[str, bool]]:
@@ -133,8 +223,10 @@ def _visible(raw: str, is_html: bool) -> str:
 
 
 def _squash(text: str) -> str:
-    """Case-folded, without whitespace or commas, so line breaks and layout do not matter."""
-    return _IGNORED.sub("", text).casefold()
+    """Case-folded, without whitespace or commas, so line breaks and layout do not matter.
+
+    str.split finds the same whitespace as the regex class \\s, several times faster."""
+    return "".join(text.split()).replace(",", "").casefold()
 
 
 def _shows(seen: str, wanted: str | None) -> bool:
@@ -150,6 +242,11 @@ def _mentions_unsubscribe(text: str) -> bool:
 def _has_unsubscribe(part: _Part, unsubscribe_base: str | None) -> bool:
     if UNSUBSCRIBE_PLACEHOLDER in part.raw or (unsubscribe_base and unsubscribe_base in part.raw):
         return True
+    # Every test below needs an unsubscribe word, and most bodies have none: one look first.
+    if not _mentions_unsubscribe(part.raw) and (
+        part.text is part.raw or not _mentions_unsubscribe(part.text)
+    ):
+        return False
     anchors = _ANCHOR.findall(part.raw)
     if any(
         _mentions_unsubscribe(href) or _mentions_unsubscribe(_TAG.sub(" ", text))
@@ -173,12 +270,6 @@ def _markers(*texts: str) -> tuple[str, ...]:
             if start >= 0:
                 found.add(marker)
     return tuple(sorted(found))
-
-
-def quick_markers(subject: str, data: bytes) -> tuple[str, ...]:
-    """Promotional markers in the subject and the raw body, without a MIME parse: enough for
-    the warning on declared transactional mail (an encoded body is not looked into)."""
-    return _markers(subject, data.decode("utf-8", "replace"))
 
 
 def _whole_word(text: str, start: int, length: int) -> bool:

@@ -10,12 +10,14 @@ from email.message import Message
 from gateway.addresses import canonical
 from gateway.classify import Classification
 from gateway.config import Config
-from gateway.content import ContentFindings, Identity, find_content_in_bytes
+from gateway.content import BodyFindings, Identity, WithFooter, body_findings
 from gateway.erasure import erased_key
 from gateway.policy import MessageFacts, Policy, RecipientFacts, Settings, Verdict, decide
+from gateway.policy.facts import Content
 from gateway.receive import decoded_header
 from gateway.store import Store
 from gateway.store.records import Decision, Who
+from gateway.transform.unsubscribe import TextPart
 
 
 class Decider:
@@ -43,7 +45,7 @@ class Decider:
         known = known or {}
         keys = {a: canonical(a) for a in addresses if a not in known}
         hashes = {key: erased_key(self._erasure_key, key) for key in keys.values()}
-        found = await self._store.recipient_facts([*keys.values(), *hashes.values()])
+        found = await self._store.recipient_facts(list(keys.values()), list(hashes.values()))
         looked_up = {a: _with_erasure(found, key, hashes[key]) for a, key in keys.items()}
         return {a: known[a] if a in known else looked_up[a] for a in addresses}
 
@@ -67,25 +69,19 @@ class Decider:
         key = canonical(address)
         return erased_key(self._erasure_key, key) if verdict.reason == "erased" else key
 
-    def content(self, data: bytes, headers: Message) -> ContentFindings:
-        """What the body shows as the app sent it."""
-        return find_content_in_bytes(
-            data, decoded_header(headers, "Subject"), self._identity, self._unsubscribe_base
-        )
+    def content(
+        self, data: bytes, subject: str, parts: Sequence[TextPart] | None = None
+    ) -> BodyFindings:
+        """What the body shows as the app sent it, worked out as the rules ask: in `parts`
+        (text_parts), or without them in the bytes read as one text, unparsed (enough for
+        the promotional markers of transactional mail; an encoded body is not looked into).
+        """
+        return body_findings(data, subject, self._identity, self._unsubscribe_base, parts)
 
-    def as_sent(self, findings: ContentFindings, footer: bool) -> ContentFindings:
+    def as_sent(self, findings: BodyFindings, footer: bool) -> Content:
         """What the body will show once transformed: the content rules judge that. The
         footer (Personalizer.adds_footer) brings the link and the identity."""
-        if not footer:
-            return findings
-        return ContentFindings(
-            has_unsubscribe_link=True,
-            has_sender_identification=bool(self._identity.name)
-            or findings.has_sender_identification,
-            has_postal_address=bool(self._identity.postal_address)
-            or findings.has_postal_address,
-            promotional_markers=findings.promotional_markers,
-        )
+        return WithFooter(findings, self._identity) if footer else findings
 
 
 def _with_erasure(facts: Mapping[str, RecipientFacts], key: str, hashed: str) -> RecipientFacts:
@@ -98,9 +94,9 @@ def _with_erasure(facts: Mapping[str, RecipientFacts], key: str, hashed: str) ->
 
 
 def message_facts(
-    classification: Classification, headers: Message | None, findings: ContentFindings | None
+    classification: Classification, headers: Message | None, content: Content | None
 ) -> MessageFacts:
-    """Facts of the message; without `findings` (at RCPT) content rules wait for DATA."""
+    """Facts of the message; without `content` (at RCPT) content rules wait for DATA."""
     return MessageFacts(
         purpose=classification.purpose,
         topic=classification.topic,
@@ -108,11 +104,7 @@ def message_facts(
         partner=classification.partner,
         subject=decoded_header(headers, "Subject") if headers is not None else "",
         from_header=decoded_header(headers, "From") if headers is not None else "",
-        has_unsubscribe_link=findings is not None and findings.has_unsubscribe_link,
-        has_sender_identification=findings is not None and findings.has_sender_identification,
-        has_postal_address=findings is not None and findings.has_postal_address,
-        promotional=findings is not None and findings.promotional,
-        content_known=findings is not None,
+        content=content,
     )
 
 

@@ -67,6 +67,56 @@ async def test_stream_bound_session_is_refused_per_recipient_at_rcpt(upstream, g
     assert refused.rule and refused.cite and refused.jurisdiction == "eu"
 
 
+def send_as(port: int, sender: str, recipients: list[str], data: bytes) -> tuple[int, bytes]:
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        try:
+            client.sendmail(sender, recipients, data)
+        except smtplib.SMTPDataError as exc:
+            return exc.smtp_code, exc.smtp_error
+    return 250, b""
+
+
+async def test_stream_rcpt_decision_stands_unless_data_changes_it(upstream, gateway_factory):
+    """DESIGN §2: DATA decides again; a verdict equal to the RCPT one is that decision
+    standing (one row), a content refusal is a new decision (a `data` row)."""
+    gw = await gateway_factory(
+        upstream.url,
+        streams=[{"sender": "news@shop.example", "purpose": "marketing", "topic": "newsletter"}],
+    )
+    await seed(gw.store, ["yes@example.com"])
+    assert (await asyncio.to_thread(send_as, gw.smtp_port, "news@shop.example",
+                                    ["yes@example.com"], MARKETING))[0] == 250
+    no_link = MARKETING.replace(b"Unsubscribe: %unsubscribe_url%", b"Bye")
+    code, text = await asyncio.to_thread(send_as, gw.smtp_port, "news@shop.example",
+                                         ["yes@example.com"], no_link)
+    assert code == 550 and text.startswith(b"5.7.1 missing-unsubscribe-link (ref ")
+    await gw.writer.flush()
+    rows = [d for _, d in await gw.store.decisions(DecisionQuery())]
+    assert [(d.phase, d.action, d.basis or d.reason) for d in rows if d.phase != "delivery"] == [
+        ("rcpt", "allow", "consent"),
+        ("rcpt", "allow", "consent"),
+        ("data", "deny", "missing-unsubscribe-link"),
+    ]
+    assert rows[-1].message_id == "offers-1@shop.example"
+
+
+async def test_promotional_stream_transactional_mail_is_noted(upstream, gateway_factory):
+    """A declared purpose stands, but promotional markers in transactional mail leave a
+    warning on a DATA decision of its own (DESIGN §2)."""
+    gw = await gateway_factory(
+        upstream.url, streams=[{"sender": "app@shop.example", "purpose": "transactional"}],
+    )
+    receipt = b"From: app@shop.example\r\nSubject: Your receipt\r\n\r\nThanks. 20% off: SALE\r\n"
+    assert (await asyncio.to_thread(send_as, gw.smtp_port, "app@shop.example",
+                                    ["buyer@example.com"], receipt))[0] == 250
+    await asyncio.to_thread(upstream.handler.wait_for, 1)
+    await gw.writer.flush()
+    (_, row), = await gw.store.decisions(DecisionQuery(phase="data"))
+    assert (row.action, row.basis, row.recipient) == ("allow", "transactional",
+                                                      "buyer@example.com")
+    assert "warning: promotional content in transactional mail" in row.detail
+
+
 async def test_header_classified_message_delivers_to_allowed_and_counts(upstream,
                                                                         gateway_factory):
     gw = await gateway_factory(upstream.url)

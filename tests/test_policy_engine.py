@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from gateway.content import ContentFindings
 from gateway.policy import (
     ALLOW_BASES,
     DENY_REASONS,
@@ -90,15 +91,24 @@ FULL_CONTENT = MessageFacts(
     category="shoes",
     subject="Ad: OS summer shoes",  # labelled for both US and CZ
     from_header="Shop <news@shop.example>",
-    has_unsubscribe_link=True,
-    has_sender_identification=True,
-    has_postal_address=True,
+    content=ContentFindings(
+        has_unsubscribe_link=True,
+        has_sender_identification=True,
+        has_postal_address=True,
+        promotional_markers=(),
+    ),
 )
 
 
-def msg(purpose: str, **overrides: Any) -> MessageFacts:
-    """A message meeting every content rule unless overridden."""
-    return replace(FULL_CONTENT, purpose=purpose, **overrides)
+def msg(purpose: str, *, promotional: bool = False, **overrides: Any) -> MessageFacts:
+    """A message meeting every content rule unless overridden (content findings by name)."""
+    assert FULL_CONTENT.content is not None
+    findings = {k: overrides.pop(k) for k in ContentFindings.__dataclass_fields__
+                if k in overrides}
+    if promotional:
+        findings["promotional_markers"] = ("sale",)
+    content = replace(FULL_CONTENT.content, **findings)
+    return replace(FULL_CONTENT, purpose=purpose, content=content, **overrides)
 
 
 NOBODY = who()

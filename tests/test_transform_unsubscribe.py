@@ -9,9 +9,11 @@ from email.message import EmailMessage
 import pytest
 
 from gateway.transform.unsubscribe import (
+    Template,
     add_footer,
     list_unsubscribe_fields,
     mailto_uri,
+    moved,
     replace_placeholder,
     text_parts,
 )
@@ -320,3 +322,12 @@ def test_footer_keeps_base64_and_qp() -> None:
 def test_footer_without_text_parts_returns_same_object() -> None:
     data = HEAD + b"Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n"
     assert add_footer(data, URL, IDENTITY) is data
+
+
+def test_parts_move_with_the_top_header_block() -> None:
+    """The gateway walks the received bytes once; stripping fields and adding trace fields
+    change only the top header block, so every leaf moves by the same number of bytes."""
+    grown = b"Received: from a by b; Mon, 30 Nov 2026 10:00:00 +0000\r\n" + NESTED
+    assert moved(text_parts(NESTED), len(grown) - len(NESTED)) == text_parts(grown)
+    template = Template.of(grown, moved(text_parts(NESTED), len(grown) - len(NESTED)))
+    assert template.render(URL) == replace_placeholder(grown, URL) != grown

@@ -17,6 +17,7 @@ from gateway.policy.facts import (
     ALLOW_BASES,
     DENY_REASONS,
     Consent,
+    Content,
     MessageFacts,
     RecipientFacts,
     Relationship,
@@ -164,7 +165,9 @@ def _verdict(
 
 
 def _warnings(message: MessageFacts) -> tuple[str, ...]:
-    if message.promotional and message.purpose in ("transactional", "confirmation"):
+    if message.purpose not in ("transactional", "confirmation") or message.content is None:
+        return ()
+    if message.content.promotional:
         return (f"warning: promotional content in {message.purpose} mail",)
     return ()
 
@@ -329,24 +332,25 @@ def _inactive(recipient: RecipientFacts, now: datetime, after_days: int) -> bool
 
 
 def _content(ctx: _Context, rules: PurposePolicy) -> tuple[_Finding, ...]:
-    if not ctx.message.content_known:
+    content = ctx.message.content
+    if content is None:
         return ()
     return tuple(
         _Finding(f"missing-{rule.requirement}", rule)
         for rule in rules.content
-        if not _content_met(ctx, rule)
+        if not _content_met(ctx, content, rule)
     )
 
 
-def _content_met(ctx: _Context, rule: ContentRule) -> bool:
-    message = ctx.message
+def _content_met(ctx: _Context, content: Content, rule: ContentRule) -> bool:
+    # Only the finding the rule names is asked for: the others may never be worked out.
     if rule.requirement == "subject-label":
         return _labelled(ctx, rule)
-    return {
-        "unsubscribe-link": message.has_unsubscribe_link,
-        "sender-identification": message.has_sender_identification,
-        "postal-address": message.has_postal_address,
-    }[rule.requirement]
+    if rule.requirement == "unsubscribe-link":
+        return content.has_unsubscribe_link
+    if rule.requirement == "sender-identification":
+        return content.has_sender_identification
+    return content.has_postal_address
 
 
 def _labelled(ctx: _Context, rule: ContentRule) -> bool:

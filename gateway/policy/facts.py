@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 PURPOSES: tuple[str, ...] = (
     "transactional",
@@ -107,6 +107,25 @@ class RecipientFacts:
     valid_address: bool = True
 
 
+class Content(Protocol):
+    """What the body shows, as the content rules ask it (DESIGN §5). An implementation may
+    work a finding out only when it is first asked for: the engine asks only what a rule of
+    the recipient's policy needs."""
+
+    @property
+    def has_unsubscribe_link(self) -> bool: ...
+
+    @property
+    def has_sender_identification(self) -> bool: ...
+
+    @property
+    def has_postal_address(self) -> bool: ...
+
+    @property
+    def promotional(self) -> bool:
+        """Content heuristics found promotional markers."""
+
+
 @dataclass(frozen=True, slots=True)
 class MessageFacts:
     purpose: str
@@ -115,13 +134,8 @@ class MessageFacts:
     partner: str | None = None
     subject: str = ""
     from_header: str = ""
-    has_unsubscribe_link: bool = False
-    has_sender_identification: bool = False
-    has_postal_address: bool = False
-    promotional: bool = False
-    """Content heuristics found promotional markers."""
-    content_known: bool = True
-    """False at RCPT time: the body is not there yet, so content rules wait for DATA."""
+    content: Content | None = None
+    """None at RCPT time: the body is not there yet, so content rules wait for DATA."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,8 +58,12 @@ class Store(Protocol):
         """Decisions since a time, counted by action, reason, purpose, jurisdiction, phase."""
 
     # -- consent and suppression ------------------------------------------------------------
-    async def recipient_facts(self, addresses: Sequence[str]) -> dict[str, RecipientFacts]:
-        """Everything the policy engine needs for these canonical addresses, in one call.
+    async def recipient_facts(
+        self, addresses: Sequence[str], suppressed_only: Sequence[str] = ()
+    ) -> dict[str, RecipientFacts]:
+        """Everything the policy engine needs for these canonical addresses, in one call,
+        and the suppressions of `suppressed_only` (keys that only the suppression list
+        holds: erased addresses' hashes).
 
         Addresses with no contact row and no suppression are left out.
         """

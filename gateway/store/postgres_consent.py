@@ -43,19 +43,22 @@ from gateway.store.sql import (
     unsuppress_sql,
 )
 
-ADDRESS_LIST = "SELECT unnest($1::text[])"
-"""Fills FACTS_UNION's `IN ({0})`: one array parameter however many addresses there are."""
 
 class PostgresConsent:
     @property
     def pool(self) -> asyncpg.Pool:
         raise NotImplementedError
 
-    async def recipient_facts(self, addresses: Sequence[str]) -> dict[str, RecipientFacts]:
-        if not addresses:
-            return {}
+    async def recipient_facts(
+        self, addresses: Sequence[str], suppressed_only: Sequence[str] = ()
+    ) -> dict[str, RecipientFacts]:
         unique = list(dict.fromkeys(addresses))
-        rows = await self.pool.fetch(FACTS_UNION.format(ADDRESS_LIST), unique)
+        either = list(dict.fromkeys([*unique, *suppressed_only]))
+        if not either:
+            return {}
+        # FACTS_UNION's IN lists as array parameters, whatever the number of addresses
+        sql = FACTS_UNION.format("SELECT unnest($1::text[])", "SELECT unnest($2::text[])")
+        rows = await self.pool.fetch(sql, unique, either)
         return build_facts(split_facts_union(rows))
 
     async def import_contacts(self, rows: Iterable[ContactRow]) -> ImportCounts:

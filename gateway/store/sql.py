@@ -188,13 +188,15 @@ IMPORT_STATEMENTS = (UPSERT_CONTACT, UPSERT_CONSENT, INSERT_EVENT, UPSERT_RELATI
 # -- facts for the policy engine --
 
 FACTS_UNION = " UNION ALL ".join(
-    # one round trip for all four tables: rows tagged with their table, padded to 6 columns
-    f"SELECT '{name}', {columns} FROM {name} WHERE address IN ({{0}})"
-    for name, columns in (
-        ("contact", "address, country, source, created_at, last_engaged_at, NULL"),
-        ("consent", "address, topic, granted_at, double_opt_in_at, withdrawn_at, proof"),
-        ("relationship", "address, kind, last_at, categories, NULL, NULL"),
-        ("suppression", "address, scope, reason, NULL, NULL, NULL"),
+    # One round trip for all four tables: rows tagged with their table, padded to 6 columns.
+    # {0} lists the addresses, {1} them and the keys found only in the suppression list
+    # (erased addresses' hashes): each search left out saves index pages on every look-up.
+    f"SELECT '{name}', {columns} FROM {name} WHERE address IN ({{{keys}}})"
+    for name, columns, keys in (
+        ("contact", "address, country, source, created_at, last_engaged_at, NULL", 0),
+        ("consent", "address, topic, granted_at, double_opt_in_at, withdrawn_at, proof", 0),
+        ("relationship", "address, kind, last_at, categories, NULL, NULL", 0),
+        ("suppression", "address, scope, reason, NULL, NULL, NULL", 1),
     )
 )
 _FACT_WIDTH = {"contact": 5, "consent": 6, "relationship": 4, "suppression": 3}

@@ -80,11 +80,15 @@ class SqliteConsent:
         async with self.reader.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
-    async def recipient_facts(self, addresses: Sequence[str]) -> dict[str, RecipientFacts]:
-        if not addresses:
-            return {}
+    async def recipient_facts(
+        self, addresses: Sequence[str], suppressed_only: Sequence[str] = ()
+    ) -> dict[str, RecipientFacts]:
         unique = list(dict.fromkeys(addresses))
-        rows = self.lookup.execute(FACTS_UNION.format(marks(len(unique))), unique * 4).fetchall()
+        either = list(dict.fromkeys([*unique, *suppressed_only]))
+        if not either:
+            return {}
+        sql = FACTS_UNION.format(marks(len(unique)) if unique else "NULL", marks(len(either)))
+        rows = self.lookup.execute(sql, unique * 3 + either).fetchall()
         return build_facts(split_facts_union(rows))
 
     async def import_contacts(self, rows: Iterable[ContactRow]) -> ImportCounts:

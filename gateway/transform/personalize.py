@@ -13,16 +13,12 @@ from datetime import UTC, datetime
 
 from gateway.addresses import canonical
 from gateway.config import Config
+from gateway.policy.facts import Content
 from gateway.store.records import SpoolRecipient
 from gateway.tokens import issue, mailto_address
 from gateway.transform.dkim import DkimSigner
 from gateway.transform.headers import prepend, remove_fields
-from gateway.transform.unsubscribe import (
-    add_footer,
-    list_unsubscribe_fields,
-    mailto_uri,
-    replace_placeholder,
-)
+from gateway.transform.unsubscribe import Template, list_unsubscribe_fields, mailto_uri
 
 APP_FIELDS = ("list-unsubscribe", "list-unsubscribe-post")
 
@@ -59,11 +55,11 @@ class Personalizer:
     def unsubscribe_enabled(self) -> bool:
         return bool(self.keys)
 
-    def adds_footer(self, commercial: bool, has_unsubscribe_link: bool) -> bool:
+    def adds_footer(self, commercial: bool, content: Content) -> bool:
         """The footer goes on commercial mail without a link of its own, and needs a secret
-        for the link it carries (DESIGN §6)."""
+        for the link it carries (DESIGN §6). The body is looked at last: only if it matters."""
         return self.footer and self.unsubscribe_enabled and commercial and not (
-            has_unsubscribe_link
+            content.has_unsubscribe_link
         )
 
     def strip(self, data: bytes, commercial: bool) -> bytes:
@@ -72,20 +68,19 @@ class Personalizer:
         return remove_fields(data, names, prefixes=("x-gatekeeper-",))
 
     def recipients(
-        self, data: bytes, addresses: Sequence[str], scope: str, *, needs_footer: bool,
+        self, template: Template, addresses: Sequence[str], scope: str, *, needs_footer: bool,
         next_attempt: float,
     ) -> list[SpoolRecipient]:
         now = datetime.now(UTC)
+        footer = self.identity_lines if needs_footer else None
         copies = []
         for address in addresses:
             url, mailto = self._links(address, scope, now)
-            body = replace_placeholder(data, url)
-            if needs_footer:
-                body = add_footer(body, url, self.identity_lines)
+            body = template.render(url, footer)
             copies.append(
                 SpoolRecipient(
                     address, prefix=prepend(self._fields(url, mailto)),
-                    data=None if body is data else body, next_attempt=next_attempt,
+                    data=None if body is template.data else body, next_attempt=next_attempt,
                 )
             )
         return copies

@@ -15,7 +15,8 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from email.message import Message
 from email.parser import BytesHeaderParser
 from urllib.parse import quote
 
@@ -70,6 +71,49 @@ def mailto_uri(address: str, subject: str | None) -> str:
     return f"{uri}?subject={quote(subject, safe='')}" if subject else uri
 
 
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A message's text leaves, walked once; every recipient's copy is spliced from it."""
+
+    data: bytes
+    placeholders: tuple[TextPart, ...]
+    """The leaves whose decoded text holds ``%unsubscribe_url%``."""
+    footers: tuple[TextPart, ...]
+    """The first text/plain and the first text/html leaf (the two renderings of one body:
+    further inline text parts are content of their own)."""
+
+    @classmethod
+    def of(cls, data: bytes, parts: Sequence[TextPart] | None = None) -> Template:
+        """`parts` are text_parts(data) when the caller has walked the message already."""
+        if parts is None:
+            parts = text_parts(data)
+        firsts: dict[str, TextPart] = {}
+        for part in parts:
+            firsts.setdefault(part.subtype, part)
+        return cls(data, tuple(p for p in parts if _holds_placeholder(data, p)),
+                   tuple(firsts.values()))
+
+    def render(
+        self, url: str, footer: Sequence[str] | None = None, label: str = "Unsubscribe"
+    ) -> bytes:
+        """The copy with ``url`` in place of every placeholder and, when `footer` (identity
+        lines) is given, a footer with the link; ``data`` itself when nothing changes."""
+        targets = set(self.placeholders)
+        if footer is not None:
+            targets.update(self.footers)
+        value, escaped = url.encode("ascii"), html.escape(url).encode("ascii")
+
+        def edit(text: bytes, part: TextPart) -> bytes | None:
+            new = text
+            if part in self.placeholders:
+                new = new.replace(PLACEHOLDER, escaped if part.subtype == "html" else value)
+            if footer is not None and part in self.footers:
+                new = _footer(new, part, url, footer, label) or new
+            return None if new is text else new
+
+        return _edit_parts(self.data, sorted(targets, key=lambda p: p.start), edit)
+
+
 def replace_placeholder(data: bytes, url: str) -> bytes:
     """Put ``url`` in place of every ``%unsubscribe_url%`` in text bodies.
 
@@ -77,40 +121,31 @@ def replace_placeholder(data: bytes, url: str) -> bytes:
     """
     if PLACEHOLDER not in data and not _ENCODED_CTE.search(data):
         return data
-    value = url.encode("ascii")
-    escaped = html.escape(url).encode("ascii")
-
-    def edit(text: bytes, part: TextPart) -> bytes | None:
-        if PLACEHOLDER not in text:
-            return None
-        return text.replace(PLACEHOLDER, escaped if part.subtype == "html" else value)
-
-    return _edit_parts(data, text_parts(data), edit)
+    return Template.of(data).render(url)
 
 
 def add_footer(
     data: bytes, url: str, identity_lines: Sequence[str], label: str = "Unsubscribe"
 ) -> bytes:
-    """Append an unsubscribe link and the sender's identity to the message's text bodies.
-
-    Only the first text/plain and the first text/html leaf get it (the two renderings of
-    one body); further inline text parts are content of their own.
-    """
-    firsts: dict[str, TextPart] = {}
-    for part in text_parts(data):
-        firsts.setdefault(part.subtype, part)
-
-    def edit(text: bytes, part: TextPart) -> bytes | None:
-        if part.subtype == "html":
-            return _html_footer(text, part.charset, url, identity_lines, label)
-        return _plain_footer(text, part.charset, url, identity_lines, label)
-
-    return _edit_parts(data, list(firsts.values()), edit)
+    """Append an unsubscribe link and the sender's identity to the message's text bodies
+    (placeholders are left as they are)."""
+    template = Template.of(data)
+    return Template(data, (), template.footers).render(url, identity_lines, label)
 
 
-def text_parts(data: bytes) -> list[TextPart]:
-    """The text/plain and text/html leaves of a message that are not attachments."""
-    return list(_walk(data, 0, len(data), 0))
+def text_parts(data: bytes, headers: Message | None = None) -> list[TextPart]:
+    """The text/plain and text/html leaves of a message that are not attachments.
+
+    `headers`: the message's own header block, when it has been parsed already."""
+    return list(_walk(data, 0, len(data), 0, headers))
+
+
+def moved(parts: Sequence[TextPart] | None, delta: int) -> list[TextPart] | None:
+    """The same leaves after the bytes before them grew by `delta` (fields added to or
+    removed from the top header block)."""
+    if parts is None:
+        return None
+    return [replace(p, start=p.start + delta, end=p.end + delta) for p in parts]
 
 
 def part_text(data: bytes, part: TextPart) -> str:
@@ -124,9 +159,12 @@ def part_text(data: bytes, part: TextPart) -> str:
         return raw.decode("utf-8", errors="replace")
 
 
-def _walk(data: bytes, start: int, end: int, depth: int) -> Iterator[TextPart]:
+def _walk(
+    data: bytes, start: int, end: int, depth: int, headers: Message | None = None
+) -> Iterator[TextPart]:
     body_start = header_end(data, start, end)
-    headers = _HEADER_PARSER.parsebytes(data[start:body_start])
+    if headers is None:
+        headers = _HEADER_PARSER.parsebytes(data[start:body_start])
     ctype = headers.get_content_type()
     if ctype.startswith("multipart/"):
         boundary = headers.get_boundary()
@@ -176,6 +214,24 @@ def _edit_parts(data: bytes, parts: Sequence[TextPart], edit: Edit) -> bytes:
         return data
     chunks.append(data[pos:])
     return b"".join(chunks)
+
+
+def _holds_placeholder(data: bytes, part: TextPart) -> bool:
+    raw = data[part.start : part.end]
+    if part.cte not in ("base64", "quoted-printable"):
+        return PLACEHOLDER in raw
+    try:
+        return PLACEHOLDER in _decode(raw, part.cte)
+    except binascii.Error:
+        return False  # undecodable: left as it came
+
+
+def _footer(
+    text: bytes, part: TextPart, url: str, identity_lines: Sequence[str], label: str
+) -> bytes | None:
+    if part.subtype == "html":
+        return _html_footer(text, part.charset, url, identity_lines, label)
+    return _plain_footer(text, part.charset, url, identity_lines, label)
 
 
 def _edit_body(raw: bytes, part: TextPart, edit: Edit) -> bytes | None:
