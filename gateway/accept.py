@@ -118,6 +118,9 @@ class Acceptor:
         if any(not c.prefix and c.data is None for c in copies):
             # recipients without a copy of their own share one signature
             shared = await self._personalizer.sign(b"", shared) + shared
+        elif copies and all(c.data is not None for c in copies):
+            # every recipient has a body of its own: the first is kept once, as the message's
+            shared, copies[0].data = copies[0].data or shared, None
         spooled = SpoolMessage(
             id=queue_id, received_at=now, sender=message.sender, data=shared,
             recipients=copies, message_id=message_id, session_id=message.session_id,
