@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence, Sized
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -21,6 +22,7 @@ class Metrics:
         self.decisions = Counter(
             "gatekeeper_decisions", "Decisions recorded", DECISION_LABELS, registry=self.registry
         )
+        self._decision_children: dict[tuple[str, ...], Any] = {}
         self.delivery_attempts = Counter(
             "gatekeeper_delivery_attempts",
             "Upstream delivery attempts per recipient, by outcome (delivered, deferred, bounced)",
@@ -55,9 +57,18 @@ class Metrics:
 
     def count(self, decisions: Sequence[Decision]) -> None:
         for d in decisions:
-            self.decisions.labels(d.action, d.reason, d.purpose, d.jurisdiction, d.phase).inc()
+            self._decision_counter(d.action, d.reason, d.purpose, d.jurisdiction, d.phase).inc()
             if d.phase == "delivery":
                 self.delivery_attempts.labels(d.reason).inc()
+
+    def _decision_counter(self, *labels: str) -> Any:
+        """The child counter of these labels; prometheus-client's `labels()` validates and
+        locks on every call, a cost paid per recipient on the hot path, so children are kept
+        (label values come from fixed sets: the table stays small)."""
+        child = self._decision_children.get(labels)
+        if child is None:
+            child = self._decision_children[labels] = self.decisions.labels(*labels)
+        return child
 
     def watch(self, sessions: Sized, backlog: Callable[[], float]) -> None:
         """Gauges read when scraped, so they are never stale and cost nothing between."""
