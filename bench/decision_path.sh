@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What the consent decision path costs (docs/performance.md, "Decision path"), in one run:
-#   Postfix relay | relay core (commit $CORE, before any decision code) |
+#   Postfix relay | relay core (commit $CORE, before any decision code) | relay core of this
+#   tree (bench/relay_without_decisions.py: the decision stage taken out) |
 #   Gatekeeper, transactional stream | Gatekeeper, survey stream (the decision path without
 #   the unsubscribe transform) | Gatekeeper, marketing stream with the full path
 # against a store of 1,000,000 generated contacts (consents for half) plus smtp-source's
@@ -10,6 +11,9 @@
 # The marketing run does everything a real marketing
 # message gets: RCPT-time consent look-up and verdict, MIME parse and content rules at DATA,
 # a footer and per-recipient List-Unsubscribe fields, decision rows.
+#
+# With -r above 1 the marketing run's copies differ per recipient (each has its own
+# unsubscribe link), so the sink counts one message per recipient: read its accept_per_s.
 #
 # Usage: decision_path.sh [-n COUNT] [-r RCPTS] [--contacts N] [--core COMMIT]
 # Loopback only; needs root for the private Postfix instance. Bounded by run_bench's timeout.
@@ -63,6 +67,7 @@ run() {  # label, then run_bench.sh arguments
 }
 run postfix --target "127.0.0.1:$PF_PORT" --sink-port "$PF_SINK"
 run core --relay-cmd "env PYTHONPATH=$WORK/core bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT}"
+run core-head --relay-cmd "env GK_BENCH_RELAY='python3 $HERE/relay_without_decisions.py' GK_BENCH_DB=$WORK/template.db bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT}"
 run transactional --relay-cmd "env GK_BENCH_DB=$WORK/template.db bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT}"
 run survey --relay-cmd "env GK_BENCH_DB=$WORK/template.db GK_BENCH_PURPOSE=survey bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT}"
 run marketing --relay-cmd "env GK_BENCH_DB=$WORK/template.db GK_BENCH_PURPOSE=marketing bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT} '[unsubscribe]' 'secret = [\"bench-secret\"]' 'footer = true' '[identity]' 'name = \"Bench s.r.o.\"' 'postal_address = \"1 Bench Street\"'"

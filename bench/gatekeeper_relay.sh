@@ -3,7 +3,7 @@
 #   gatekeeper_relay.sh RELAY_PORT SINK_PORT [extra TOML lines...]
 # A fresh SQLite store in a temp dir (a copy of $GK_BENCH_DB when set), the sink as
 # upstream, durable spool (synchronous=FULL), smtp-source's sender bound to the purpose
-# $GK_BENCH_PURPOSE (default transactional).
+# $GK_BENCH_PURPOSE (default transactional); $GK_BENCH_RELAY instead of `python3 -m gateway`.
 # The temp dir is removed when the gateway stops (run_bench.sh sends SIGTERM to this script).
 set -euo pipefail
 relay_port=$1 sink_port=$2; shift 2
@@ -27,7 +27,8 @@ http_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));
   for line in "$@"; do printf '%s\n' "$line"; done
 } > "$dir/gatekeeper.toml"
 cd "$dir"
-python3 -m gateway --config "$dir/gatekeeper.toml" serve &
+# GK_BENCH_RELAY: another entry point, e.g. bench/relay_without_decisions.py
+${GK_BENCH_RELAY:-python3 -m gateway} --config "$dir/gatekeeper.toml" serve &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"; rm -rf "$dir"; exit 0' TERM INT
 wait "$pid"

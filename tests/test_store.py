@@ -383,6 +383,15 @@ async def test_import_then_facts_for_several_addresses(store: Store) -> None:
     assert await store.recipient_facts([]) == {}
 
 
+async def test_keys_looked_up_only_in_the_suppression_list(store: Store) -> None:
+    """An erased address's hash is asked for its suppressions alone (Decider.facts)."""
+    await store.suppress([SuppressionEntry("erased:0f", "all", "erased", "forget")])
+    facts = await store.recipient_facts(["ann@example.org"], ["erased:0f"])
+    assert list(facts) == ["erased:0f"]
+    assert [(s.scope, s.reason) for s in facts["erased:0f"].suppressions] == [("all", "erased")]
+    assert not facts["erased:0f"].known
+
+
 async def test_reimport_updates_without_duplicate_events(store: Store) -> None:
     await store.import_contacts(CONTACTS)
     changed = row(2, "ann@example.org", country="DE", consent_topics=("newsletter", "marketing"),
