@@ -36,6 +36,7 @@ from gateway.store.sql import (
     build_facts,
     consent_state_params,
     contact_view,
+    facts_keys,
     forget_params,
     import_batches,
     numbered,
@@ -52,8 +53,7 @@ class PostgresConsent:
     async def recipient_facts(
         self, addresses: Sequence[str], suppressed_only: Sequence[str] = ()
     ) -> dict[str, RecipientFacts]:
-        unique = list(dict.fromkeys(addresses))
-        either = list(dict.fromkeys([*unique, *suppressed_only]))
+        unique, either = facts_keys(addresses, suppressed_only)
         if not either:
             return {}
         # FACTS_UNION's IN lists as array parameters, whatever the number of addresses

@@ -202,6 +202,15 @@ FACTS_UNION = " UNION ALL ".join(
 _FACT_WIDTH = {"contact": 5, "consent": 6, "relationship": 4, "suppression": 3}
 
 
+def facts_keys(
+    addresses: Sequence[str], suppressed_only: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """FACTS_UNION's two key lists, without repeats: {0} the addresses, {1} them and the
+    keys asked of the suppression list alone."""
+    unique = list(dict.fromkeys(addresses))
+    return unique, list(dict.fromkeys([*unique, *suppressed_only]))
+
+
 def split_facts_union(rows: Sequence[Sequence[Any]]) -> dict[str, list[Sequence[Any]]]:
     tables: dict[str, list[Sequence[Any]]] = {name: [] for name in _FACT_WIDTH}
     for row in rows:

@@ -40,6 +40,7 @@ from gateway.store.sql import (
     build_facts,
     consent_state_params,
     contact_view,
+    facts_keys,
     forget_params,
     import_batches,
     marks,
@@ -83,8 +84,7 @@ class SqliteConsent:
     async def recipient_facts(
         self, addresses: Sequence[str], suppressed_only: Sequence[str] = ()
     ) -> dict[str, RecipientFacts]:
-        unique = list(dict.fromkeys(addresses))
-        either = list(dict.fromkeys([*unique, *suppressed_only]))
+        unique, either = facts_keys(addresses, suppressed_only)
         if not either:
             return {}
         sql = FACTS_UNION.format(marks(len(unique)) if unique else "NULL", marks(len(either)))

@@ -87,11 +87,8 @@ class Template:
         """`parts` are text_parts(data) when the caller has walked the message already."""
         if parts is None:
             parts = text_parts(data)
-        firsts: dict[str, TextPart] = {}
-        for part in parts:
-            firsts.setdefault(part.subtype, part)
         return cls(data, tuple(p for p in parts if _holds_placeholder(data, p)),
-                   tuple(firsts.values()))
+                   _first_of_each(parts))
 
     def render(
         self, url: str, footer: Sequence[str] | None = None, label: str = "Unsubscribe"
@@ -129,8 +126,7 @@ def add_footer(
 ) -> bytes:
     """Append an unsubscribe link and the sender's identity to the message's text bodies
     (placeholders are left as they are)."""
-    template = Template.of(data)
-    return Template(data, (), template.footers).render(url, identity_lines, label)
+    return Template(data, (), _first_of_each(text_parts(data))).render(url, identity_lines, label)
 
 
 def text_parts(data: bytes, headers: Message | None = None) -> list[TextPart]:
@@ -214,6 +210,13 @@ def _edit_parts(data: bytes, parts: Sequence[TextPart], edit: Edit) -> bytes:
         return data
     chunks.append(data[pos:])
     return b"".join(chunks)
+
+
+def _first_of_each(parts: Sequence[TextPart]) -> tuple[TextPart, ...]:
+    firsts: dict[str, TextPart] = {}
+    for part in parts:
+        firsts.setdefault(part.subtype, part)
+    return tuple(firsts.values())
 
 
 def _holds_placeholder(data: bytes, part: TextPart) -> bool:
