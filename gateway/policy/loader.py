@@ -7,6 +7,7 @@ offending key, which is good enough for hand-written files.
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -495,8 +496,9 @@ def lint(directory: Path) -> list[str]:
 
 
 def default_policy_dir() -> Path:
-    """The repository's policies/ directory (the package is installed editable)."""
-    return Path(__file__).resolve().parents[2] / "policies"
+    """The shipped policy files: package data gateway.policies, mapped from the repository's
+    top-level policies/ (pyproject.toml), so a wheel and an editable checkout both find them."""
+    return Path(str(importlib.resources.files("gateway.policies")))
 
 
 # --- describe ----------------------------------------------------------------------------
