@@ -15,13 +15,12 @@ from email.message import Message
 from gateway.addresses import matches_glob
 from gateway.config import Config, SmtpUser
 from gateway.policy.facts import PURPOSES, strictness
-
-HEADER_PREFIX = "x-gatekeeper-"
+from gateway.receive import decoded_header
 
 # Subjects that only mail a person asked for carries; used when nothing declares a purpose.
 _TRANSACTIONAL_SUBJECT = re.compile(
     r"\b(password reset|reset your password|verify your (e-?mail|account)|confirm your "
-    r"e-?mail|receipt|invoice|order (confirmation|#?\d)|security alert|sign-in code|"
+    r"e-?mail|receipt|invoice|order (confirmation|#?\d+)|security alert|sign-in code|"
     r"verification code|faktura|rechnung|factuur|faktura vat|potvrzen[ií] objedn[aá]vky)\b",
     re.IGNORECASE,
 )
@@ -62,7 +61,11 @@ def classify(
 ) -> Classification:
     """`promotional` says whether content heuristics find promotional markers; it is asked
     only where the answer can change the outcome (reading a body is not free)."""
-    result = _declared(headers, stream_purpose) or _guessed(headers, promotional, unknown_purpose)
+    notes: list[str] = []
+    result = _declared(headers, stream_purpose, notes) or _guessed(
+        headers, promotional, unknown_purpose
+    )
+    result.notes[:0] = notes
     result.topic = _header(headers, "X-Gatekeeper-Topic") or stream_topic
     result.category = _header(headers, "X-Gatekeeper-Category")
     result.partner = _header(headers, "X-Gatekeeper-Partner")
@@ -75,19 +78,21 @@ def classify(
     return result
 
 
-def _declared(headers: Message, stream_purpose: str | None) -> Classification | None:
+def _declared(
+    headers: Message, stream_purpose: str | None, notes: list[str]
+) -> Classification | None:
+    """The stream's or the header's purpose; `notes` collects what was ignored and why."""
     declared = (_header(headers, "X-Gatekeeper-Purpose") or "").lower()
-    notes = []
     if declared and declared not in PURPOSES:
         notes.append(f"unknown X-Gatekeeper-Purpose {declared!r} ignored")
         declared = ""
     if stream_purpose is None:
-        return Classification(declared, "header", notes=notes) if declared else None
+        return Classification(declared, "header") if declared else None
     if declared and strictness(declared) > strictness(stream_purpose):
-        return Classification(declared, "header", notes=notes)
+        return Classification(declared, "header")
     if declared and declared != stream_purpose:
         notes.append(f"X-Gatekeeper-Purpose {declared!r} is looser than the stream's; ignored")
-    return Classification(stream_purpose, "stream", notes=notes)
+    return Classification(stream_purpose, "stream")
 
 
 def _guessed(
@@ -102,7 +107,7 @@ def _guessed(
         return Classification("marketing", "hint", notes=["bulk or list mail"])
     if promotional():
         return Classification("marketing", "heuristic", notes=["promotional content"])
-    if _TRANSACTIONAL_SUBJECT.search(_header(headers, "Subject") or ""):
+    if _TRANSACTIONAL_SUBJECT.search(decoded_header(headers, "Subject")):
         return Classification("transactional", "heuristic", notes=["transactional subject"])
     return Classification(unknown_purpose, "default", notes=["purpose not declared"])
 
