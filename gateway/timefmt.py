@@ -1,0 +1,69 @@
+"""Times as the gateway writes and reads them, in one place.
+
+Stored and logged times are ISO 8601 in UTC with milliseconds and a `Z`
+(`2025-01-31T12:00:00.000Z`): as text they sort as the times they name, so the store can
+compare and index them without a date type, and every language parses them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+
+
+class TimeFormatError(ValueError):
+    """A time bound as typed (option or query parameter) that is neither form."""
+
+
+def format_utc(moment: datetime) -> str:
+    """The stored form of an aware datetime (a naive one is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_now() -> str:
+    return format_utc(datetime.now(UTC))
+
+
+def from_epoch(seconds: float) -> str:
+    """A Unix time (the spool's columns) in the stored form."""
+    return format_utc(datetime.fromtimestamp(seconds, UTC))
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 date or time, aware; one without a zone is UTC. ValueError if neither."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def normalise_time(text: str) -> str:
+    """ISO 8601 date or time -> the stored form. ValueError if it is not one."""
+    return format_utc(parse_iso(text))
+
+
+def parse_time(text: str | None, option: str = "--since") -> str | None:
+    """A bound for the `time` column, in the stored form: a duration back from now (a unit
+    is required: `2025` is the year, not 2025 seconds) or an ISO 8601 date/time. `option`
+    names the bound in the error, as the user typed it (`--since`, `since`)."""
+    if not text:
+        return None
+    text = text.strip()
+    match = _DURATION.fullmatch(text)
+    if match:
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        return format_utc(datetime.now(UTC) - timedelta(seconds=seconds))
+    if re.fullmatch(r"\d{4}", text):
+        text += "-01-01"
+    elif re.fullmatch(r"\d{4}-\d{2}", text):
+        text += "-01"
+    try:
+        return format_utc(parse_iso(text))
+    except ValueError:
+        raise TimeFormatError(
+            f"{option} {text!r}: expected a duration with a unit (45s, 30m, 2h, 7d) or an "
+            "ISO 8601 date or time (2025, 2025-01-01, 2025-01-01T12:00Z)"
+        ) from None
