@@ -15,7 +15,7 @@ from gateway.policy import (
     load_policies,
     resolve_jurisdiction,
 )
-from gateway.policy.loader import RelationshipRule
+from gateway.policy.bases import SoftOptIn
 
 SHIPPED = default_policy_dir()
 CODES = {"eu", "pl", "cz", "nl", "de", "uk", "us", "ca"}
@@ -102,7 +102,7 @@ def test_extends_inherits_and_overrides(policy_dir: Path) -> None:
     )
     policy = load_policies(policy_dir)["sk"]
     soft = policy.purposes["marketing"].bases["soft-opt-in"]
-    assert isinstance(soft, RelationshipRule)
+    assert isinstance(soft, SoftOptIn)
     assert (soft.id, dict(soft.window_months), soft.similar) == (
         "sk.marketing.soft-opt-in", {"purchase": 12}, True,
     )  # fmt: skip

@@ -10,59 +10,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-PURPOSES: tuple[str, ...] = (
-    "transactional",
-    "confirmation",
-    "service",
-    "survey",
-    "greeting",
-    "consent-request",
-    "marketing",
-    "partner-marketing",
-)
-"""Message classes, least strict first (DESIGN §2)."""
+# Re-exported: the store, the classifier and the pages import the vocabulary from here.
+from gateway.policy.vocab import DENY_REASONS, PURPOSES, strictness
 
-ALLOW_BASES: tuple[str, ...] = (
-    "consent",
-    "soft-opt-in",
-    "implied-consent",
-    "legitimate-interest",
-    "customer",
-    "transactional",
-    "pending-confirmation",
-    "opt-out-regime",
-)
-
-DENY_REASONS: tuple[str, ...] = (
-    # reported in this order when several apply (DESIGN §3)
-    "invalid-address",
-    "erased",
-    "hard-bounce",
-    "complaint",
-    "unsubscribed",
-    "objected",
-    "purchased-list",
-    "no-consent",
-    "consent-withdrawn",
-    "consent-expired",
-    "consent-unproven",
-    "double-opt-in-required",
-    "soft-opt-in-expired",
-    "soft-opt-in-dissimilar",
-    "not-a-customer",
-    "partner-not-consented",
-    "missing-unsubscribe-link",
-    "missing-sender-identification",
-    "missing-postal-address",
-    "missing-subject-label",
-)
+__all__ = [
+    "DENY_REASONS",
+    "PURPOSES",
+    "Consent",
+    "Content",
+    "MessageFacts",
+    "RecipientFacts",
+    "Relationship",
+    "Suppression",
+    "Verdict",
+    "strictness",
+]
 
 Action = Literal["allow", "deny"]
-
-
-def strictness(purpose: str) -> int:
-    """Rank of a purpose; a higher rank is stricter."""
-    return PURPOSES.index(purpose)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +39,13 @@ class Consent:
     withdrawn_at: datetime | None = None
     has_proof: bool = False
     """True when source, time and IP or consent text were recorded with the grant."""
+
+    @property
+    def withdrawn(self) -> bool:
+        """Withdrawn after (or without) its latest grant: it no longer counts."""
+        if self.withdrawn_at is None:
+            return False
+        return self.granted_at is None or self.withdrawn_at >= self.granted_at
 
 
 @dataclass(frozen=True, slots=True)
