@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import shutil
 import smtplib
@@ -26,7 +27,9 @@ pytestmark = pytest.mark.packaging
 
 DOCKER = ROOT / "docker"
 CMD = ["gatekeeper", "serve", "--config", "/etc/gatekeeper/gatekeeper.toml"]
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_SERVER = os.environ.get(
+    "GATEKEEPER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def dockerfile() -> list[tuple[str, str]]:
