@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
 import ssl
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,19 @@ from gateway.policy import Policy, PolicyError, default_policy_dir, load_policie
 from gateway.smtp.auth import Authenticator, check_hash_format
 from gateway.smtp.handler import Handler
 from gateway.smtp.server import GatewaySMTP
+from gateway.startup import (
+    StartupError,
+    check_outbox,
+    check_store_file,
+    listen_error,
+    machine_name,
+    os_reason,
+    redacted,
+    server_tls,
+    warn_about_unsubscribe,
+)
 from gateway.store import Store, open_store
+from gateway.store.sqlite import sqlite_path
 from gateway.transform.personalize import Personalizer
 from gateway.web import WebContext, build_app
 from gateway.writer import Writer
@@ -67,7 +79,9 @@ def load_configured_policies(config: Config) -> dict[str, Policy]:
     try:
         policies = load_policies(directory)
     except PolicyError as exc:
-        raise ConfigError(str(exc)) from exc
+        more = len(exc.problems) - 1
+        tail = f" (and {more} more: `gatekeeper policy lint` lists them)" if more > 0 else ""
+        raise ConfigError(f"{exc.problems[0] if exc.problems else exc}{tail}") from exc
     default = config.policy.default_jurisdiction.lower()
     if default not in policies:
         raise ConfigError(
@@ -82,16 +96,6 @@ def warn_about_identity(config: Config) -> None:
             "identity.name / identity.postal_address not set: commercial mail that needs "
             "sender identification or a postal address will be refused (fail safe)"
         )
-    if not config.unsubscribe.secret:
-        log.warning("unsubscribe.secret not set: no List-Unsubscribe fields are added")
-
-
-def server_tls(config: Config) -> ssl.SSLContext | None:
-    if not config.smtp.tls_cert or not config.smtp.tls_key:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(config.smtp.tls_cert, config.smtp.tls_key)
-    return context
 
 
 def upstream_tls(config: Config) -> ssl.SSLContext:
@@ -131,53 +135,117 @@ class Gateway:
 
 
 async def start(config: Config) -> Gateway:
+    """Checks first (nothing runs yet), then the parts in order; when one fails, those
+    already running are stopped, so the process exits instead of hanging on them."""
     check_startup(config)
     policies = load_configured_policies(config)  # a typo stops start-up before anything runs
+    tls = server_tls(config)
+    hostname = machine_name(config)
+    async with AsyncExitStack() as undo:
+        gateway, handler = await _assemble(config, policies, hostname, undo)
+        await _start_smtp(gateway, handler, tls)
+        undo.push_async_callback(_close_smtp, gateway)
+        await _start_http(gateway)
+        undo.pop_all()  # everything runs: stop() undoes it from here on
+    # Warnings only once running, so that a fault stays the one line on stderr.
     warn_about_identity(config)
-    hostname = config.smtp.hostname or socket.getfqdn()
-    store = open_store(config.store.url, synchronous=config.store.synchronous)
-    await store.open()
+    warn_about_unsubscribe(config, hostname)
+    return gateway
+
+
+async def _open_store(config: Config) -> Store:
+    url = config.store.url
+    if url.startswith("sqlite:///"):
+        check_store_file(Path(sqlite_path(url)))
+    store = open_store(url, synchronous=config.store.synchronous)
+    try:
+        await store.open()
+    except Exception as exc:
+        await store.close()
+        where = sqlite_path(url) if url.startswith("sqlite:") else redacted(url)
+        raise StartupError(f"cannot open the store: {os_reason(exc)}", where) from exc
+    return store
+
+
+async def _assemble(
+    config: Config, policies: dict[str, Policy], hostname: str, undo: AsyncExitStack
+) -> tuple[Gateway, Handler]:
+    """Store, writer and delivery running, the stages wired; each registered with `undo`."""
+    target = parse_upstream(config.upstream.url, config.upstream.username, config.upstream.password)
+    if target.scheme == "outbox":
+        check_outbox(target.path)
+    try:
+        personalizer = Personalizer.from_config(config, hostname)
+    except (OSError, ValueError) as exc:
+        raise StartupError(
+            f"cannot load dkim.key_file: {os_reason(exc)}", config.dkim.key_file
+        ) from exc
+    store = await _open_store(config)
+    undo.push_async_callback(store.close)
     writer = Writer(store, window=config.delivery.batch_window_ms / 1000)
     writer.start()
+    undo.push_async_callback(writer.stop)
     metrics = Metrics()
     audit = Audit(writer, instance=hostname, metrics=metrics)
-    target = parse_upstream(config.upstream.url, config.upstream.username,
-                            config.upstream.password)
     pool = None
     if target.scheme != "outbox":
         pool = UpstreamPool(
-            target, size=config.upstream.connections, local_hostname=hostname,
-            timeout=config.upstream.timeout, tls_context=upstream_tls(config),
+            target,
+            size=config.upstream.connections,
+            local_hostname=hostname,
+            timeout=config.upstream.timeout,
+            tls_context=upstream_tls(config),
         )
     retry = RetryPolicy(
         initial=config.delivery.retry_initial,
         maximum=config.delivery.retry_max,
         max_age=parse_duration(config.delivery.max_age),
     )
-    delivery = Delivery(store, writer, audit, target, pool, workers=config.delivery.workers,
-                        retry=retry, hostname=hostname, metrics=metrics)
+    delivery = Delivery(
+        store,
+        writer,
+        audit,
+        target,
+        pool,
+        workers=config.delivery.workers,
+        retry=retry,
+        hostname=hostname,
+        metrics=metrics,
+    )
     # This process owns the spool it finds (SQLite): what a crash left leased is due now.
     if config.store.url.startswith("sqlite:"):
         await store.spool_release(time.time())
     delivery.start()
+    undo.push_async_callback(delivery.stop)
     gateway = Gateway(config, store, writer, delivery, hostname, audit, metrics)
     metrics.watch(gateway.sessions, lambda: delivery.backlog)
     decider = Decider(store, policies, config, await erasure_key(store, config))
-    personalizer = Personalizer.from_config(config, hostname)
     acceptor = Acceptor(
-        config=config, hostname=hostname, writer=writer, delivery=delivery, decider=decider,
-        audit=audit, personalizer=personalizer,
+        config=config,
+        hostname=hostname,
+        writer=writer,
+        delivery=delivery,
+        decider=decider,
+        audit=audit,
+        personalizer=personalizer,
         mailbox=Mailbox(
-            store, audit, config.unsubscribe.keys, personalizer.mailto_domain,
+            store,
+            audit,
+            config.unsubscribe.keys,
+            personalizer.mailto_domain,
             config.unsubscribe.token_days,
         ),
     )
-    await _start_smtp(gateway, Handler(config.smtp, acceptor))
-    await _start_http(gateway)
-    return gateway
+    return gateway, Handler(config.smtp, acceptor)
 
 
-async def _start_smtp(gateway: Gateway, handler: Handler) -> None:
+async def _close_smtp(gateway: Gateway) -> None:
+    if gateway.smtp_server is not None:
+        gateway.smtp_server.close()
+        await gateway.smtp_server.wait_closed()
+
+
+async def _start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | None) -> None:
     config = gateway.config
     host, port = parse_hostport(config.smtp.listen)
     # On loopback nobody can listen in, so AUTH works without STARTTLS there.
@@ -185,7 +253,6 @@ async def _start_smtp(gateway: Gateway, handler: Handler) -> None:
     if auth_require_tls is None:
         auth_require_tls = not is_loopback_host(host)
     authenticator = Authenticator(config.smtp.users)
-    tls = server_tls(config)
 
     def factory() -> GatewaySMTP:
         session = GatewaySMTP(
@@ -207,14 +274,21 @@ async def _start_smtp(gateway: Gateway, handler: Handler) -> None:
         return session
 
     loop = asyncio.get_running_loop()
-    gateway.smtp_server = await loop.create_server(factory, host, port, backlog=1024)
+    try:
+        gateway.smtp_server = await loop.create_server(factory, host, port, backlog=1024)
+    except OSError as exc:
+        raise listen_error("SMTP", config.smtp.listen, exc) from exc
 
 
 async def _start_http(gateway: Gateway) -> None:
     host, port = parse_hostport(gateway.config.http.listen)
     runner = web.AppRunner(build_app(gateway.web_context), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise listen_error("HTTP", gateway.config.http.listen, exc) from exc
     gateway.http_runner = runner
 
 
@@ -239,11 +313,16 @@ async def serve(config: Config) -> None:
     gateway = await start(config)
     log.info(
         "Gatekeeper listening: SMTP %s, HTTP %s, store %s, upstream %s",
-        config.smtp.listen, config.http.listen, config.store.url, config.upstream.url,
+        config.smtp.listen,
+        config.http.listen,
+        config.store.url,
+        config.upstream.url,
     )
     if config.upstream.url.startswith("outbox:"):
-        log.info("no upstream configured: accepted mail is written to %s",
-                 Path(config.upstream.url.removeprefix("outbox:")).resolve())
+        log.info(
+            "no upstream configured: accepted mail is written to %s",
+            Path(config.upstream.url.removeprefix("outbox:")).resolve(),
+        )
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

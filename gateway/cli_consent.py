@@ -6,53 +6,72 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.accept import classify_message
 from gateway.addresses import canonical, check
 from gateway.app import load_configured_policies
 from gateway.classify import Classification, stream_for
 from gateway.config import Config, ConfigError
-from gateway.contacts import RowError, check_scope, read_contacts
+from gateway.contacts import RowError, check_scope, read_contacts, read_csv
 from gateway.decide import Decider, message_facts
 from gateway.erasure import erased_key, erasure_key
-from gateway.policy import PURPOSES, default_policy_dir, describe, lint
+from gateway.policy import PURPOSES, Verdict, default_policy_dir, describe, lint
 from gateway.proof import proof_document
 from gateway.receive import parse_headers
 from gateway.store import Store
 from gateway.store.records import SuppressionEntry, iso_now
 from gateway.transform.personalize import Personalizer
 
+if TYPE_CHECKING:
+    from gateway.cli import Commands
+
 SUPPRESSION_REASONS = ("unsubscribed", "objected", "hard-bounce", "complaint")
 SUPPRESS_CHUNK = 5000
+TOPICAL = ("survey", "greeting", "consent-request", "marketing")
+"""Purposes whose consent is given per topic (partner mail is per partner)."""
 
-Register = Callable[..., argparse.ArgumentParser]
 
-
-def register(sub: argparse._SubParsersAction, command: Register) -> None:
-    contacts = sub.add_parser("contacts", help="the consent database").add_subparsers(
-        metavar="ACTION"
+def register(cmds: Commands) -> None:
+    command = cmds.command
+    contacts = cmds.group("contacts", "the consent database")
+    imp = command(
+        "import", cmd_contacts_import, "import contacts from CSV (all or nothing)", parent=contacts
     )
-    imp = command("import", cmd_contacts_import, "import contacts from CSV (all or nothing)",
-                  parent=contacts)
     imp.add_argument("file", type=Path)
-    show = command("show", cmd_contacts_show, "everything known about an address, and the "
-                   "verdict for each purpose", parent=contacts)
+    show = command(
+        "show",
+        cmd_contacts_show,
+        "everything known about an address, and the verdict for each purpose",
+        parent=contacts,
+        readonly=True,
+    )
     show.add_argument("email")
+    show.add_argument(
+        "--topic",
+        action="append",
+        default=[],
+        help="also the verdicts for mail of this topic (default: the topics "
+        "the contact consented to)",
+    )
 
-    proof = command("proof", cmd_contacts_proof, "the full consent history with proof, as "
-                    "JSON (access requests, audits)", parent=contacts)
+    proof = command(
+        "proof",
+        cmd_contacts_proof,
+        "the full consent history with proof, as JSON (access requests, audits)",
+        parent=contacts,
+        readonly=True,
+    )
     proof.add_argument("email")
-    forget = command("forget", cmd_forget, "erase an address, keeping a keyed hash that keeps "
-                     "it suppressed")
+    forget = command(
+        "forget", cmd_forget, "erase an address, keeping a keyed hash that keeps it suppressed"
+    )
     forget.add_argument("email")
     command("purge", cmd_purge, "apply retention: old decisions, consents of inactive contacts")
 
-    suppress = sub.add_parser("suppress", help="the suppression list").add_subparsers(
-        metavar="ACTION"
-    )
+    suppress = cmds.group("suppress", "the suppression list")
     add = command("add", cmd_suppress_add, "suppress an address", parent=suppress)
     add.add_argument("email")
     add.add_argument("--scope", default="all", help="all, a purpose or a topic (default all)")
@@ -60,29 +79,43 @@ def register(sub: argparse._SubParsersAction, command: Register) -> None:
     remove = command("remove", cmd_suppress_remove, "lift suppressions", parent=suppress)
     remove.add_argument("email")
     remove.add_argument("--scope", help="only this scope (default: every scope)")
-    listing = command("list", cmd_suppress_list, "list suppressions", parent=suppress)
+    listing = command(
+        "list", cmd_suppress_list, "list suppressions", parent=suppress, readonly=True
+    )
     listing.add_argument("--limit", type=int, default=0)
-    bulk = command("import", cmd_suppress_import, "import a CSV with columns email[,scope,"
-                   "reason] (all or nothing)", parent=suppress)
+    bulk = command(
+        "import",
+        cmd_suppress_import,
+        "import a CSV with columns email[,scope,reason] (all or nothing)",
+        parent=suppress,
+    )
     bulk.add_argument("file", type=Path)
 
     check_cmd = command("check", cmd_check, "dry run: the verdict for each recipient and why")
     check_cmd.add_argument("message", type=Path)
     check_cmd.add_argument("--to", nargs="+", required=True, metavar="ADDR")
-    check_cmd.add_argument("--from", dest="sender", default="", help="envelope sender "
-                           "(selects a stream)")
+    check_cmd.add_argument(
+        "--from", dest="sender", default="", help="envelope sender (selects a stream)"
+    )
     check_cmd.add_argument("--user", help="AUTH user (selects its stream)")
     check_cmd.add_argument("--format", choices=["table", "json"], default="table")
 
-    stats = command("stats", cmd_stats, "decision counts by action, reason, purpose, "
-                    "jurisdiction")
+    stats = command(
+        "stats",
+        cmd_stats,
+        "decision counts by action, reason, purpose, jurisdiction",
+        readonly=True,
+    )
     stats.add_argument("--since", help="ISO 8601 time or a duration back from now (2h, 7d)")
 
-    policy = sub.add_parser("policy", help="jurisdiction policies").add_subparsers(
-        metavar="ACTION"
+    policy = cmds.group("policy", "jurisdiction policies")
+    policy_show = command(
+        "show",
+        cmd_policy_show,
+        "print a policy's rules with ids and citations",
+        parent=policy,
+        sync=True,
     )
-    policy_show = command("show", cmd_policy_show, "print a policy's rules with ids and "
-                          "citations", parent=policy, sync=True)
     policy_show.add_argument("code")
     command("lint", cmd_policy_lint, "check the policy files", parent=policy, sync=True)
 
@@ -93,8 +126,10 @@ async def cmd_contacts_import(args: argparse.Namespace, config: Config, store: S
     except RowError as exc:
         print(f"gatekeeper: {args.file}: {exc}; nothing was imported", file=sys.stderr)
         return 1
-    print(f"imported {counts.rows} rows: {counts.contacts_new} new contacts, "
-          f"{counts.consent_events} consent events, {counts.suppressions} suppressions")
+    print(
+        f"imported {counts.rows} rows: {counts.contacts_new} new contacts, "
+        f"{counts.consent_events} consent events, {counts.suppressions} suppressions"
+    )
     return 0
 
 
@@ -108,19 +143,38 @@ async def cmd_contacts_show(args: argparse.Namespace, config: Config, store: Sto
         _print_view(view)
     decider = Decider(store, policies, config, await erasure_key(store, config))
     print("\nverdicts (content rules are checked when a message is sent):")
-    for purpose in PURPOSES:
-        facts = message_facts(Classification(purpose, "check"), None, None)
-        verdict = (await decider.verdicts([address], facts))[address]
+    for purpose, topic, verdict in await contact_verdicts(decider, address, args.topic):
         why = verdict.basis if verdict.allowed else verdict.reason
-        print(f"  {purpose:18} {verdict.action:5} {why:24} {verdict.jurisdiction:3} "
-              f"{verdict.rule}  [{verdict.cite}]")
+        print(
+            f"  {purpose:18} {topic or '-':16} {verdict.action:5} {why:24} "
+            f"{verdict.jurisdiction:3} {verdict.rule}  [{verdict.cite}]"
+        )
     return 0
+
+
+async def contact_verdicts(
+    decider: Decider, address: str, topics: Sequence[str] = ()
+) -> list[tuple[str, str | None, Verdict]]:
+    """The verdict per purpose, through the live path (message_facts, Decider.verdicts), for
+    mail without a topic and for each topic the contact consented to (or `topics`): consent
+    counts per topic, so a contact whose only consent is `newsletter` has none for
+    topic-less marketing and a (maybe unconfirmed) one for newsletter mail."""
+    facts = (await decider.facts([address]))[address]
+    wanted = list(dict.fromkeys([*(c.topic.lower() for c in facts.consents), *topics]))
+    rows: list[tuple[str, str | None, Verdict]] = []
+    for topic in [None, *wanted]:
+        for purpose in PURPOSES if topic is None else TOPICAL:
+            message = message_facts(Classification(purpose, "check", topic=topic), None, None)
+            rows.append((purpose, topic, decider.decide({address: facts}, message)[address]))
+    return rows
 
 
 def _print_view(view: Any) -> None:
     print(f"contact   {view.address} (as given: {view.original or '-'})")
-    print(f"country   {view.country or '-'}   source {view.source or '-'}   created "
-          f"{view.created_at or '-'}   last engaged {view.last_engaged_at or '-'}")
+    print(
+        f"country   {view.country or '-'}   source {view.source or '-'}   created "
+        f"{view.created_at or '-'}   last engaged {view.last_engaged_at or '-'}"
+    )
     for consent in view.consents:
         print("consent   " + "  ".join(f"{k}={v}" for k, v in consent.items() if v))
     for relationship in view.relationships:
@@ -132,11 +186,14 @@ def _print_view(view: Any) -> None:
 
 
 async def cmd_suppress_add(args: argparse.Namespace, config: Config, store: Store) -> int:
-    entry = SuppressionEntry(canonical(check(args.email)), check_scope(args.scope), args.reason,
-                             "cli", iso_now())
+    entry = SuppressionEntry(
+        canonical(check(args.email)), check_scope(args.scope), args.reason, "cli", iso_now()
+    )
     added = await store.suppress([entry])
-    print(f"{entry.address}: {'suppressed' if added else 'already suppressed'} "
-          f"(scope {entry.scope}, reason {entry.reason})")
+    print(
+        f"{entry.address}: {'suppressed' if added else 'already suppressed'} "
+        f"(scope {entry.scope}, reason {entry.reason})"
+    )
     return 0
 
 
@@ -165,23 +222,22 @@ async def cmd_suppress_list(args: argparse.Namespace, config: Config, store: Sto
 
 
 def read_suppressions(path: Path) -> Iterator[SuppressionEntry]:
+    """The CSV dialect of contacts import: `;` or `,`, a BOM, header names in any case."""
     now = iso_now()
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        unknown = set(reader.fieldnames or ()) - {"email", "scope", "reason"}
-        if "email" not in (reader.fieldnames or ()) or unknown:
-            raise RowError(1, "columns must be email[,scope,reason]")
-        for record in reader:
-            try:
-                reason = (record.get("reason") or "unsubscribed").strip().lower()
-                if reason not in SUPPRESSION_REASONS:
-                    raise ValueError(f"unknown reason {reason!r}")
-                yield SuppressionEntry(
-                    canonical(check((record.get("email") or "").strip())),
-                    check_scope(record.get("scope") or "all"), reason, "import", now,
-                )
-            except ValueError as exc:
-                raise RowError(reader.line_num, str(exc)) from exc
+    for line, record in read_csv(path, ("email", "scope", "reason"), "email[,scope,reason]"):
+        try:
+            reason = (record.get("reason") or "unsubscribed").strip().lower()
+            if reason not in SUPPRESSION_REASONS:
+                raise ValueError(f"unknown reason {reason!r}")
+            yield SuppressionEntry(
+                canonical(check((record.get("email") or "").strip())),
+                check_scope(record.get("scope") or "all"),
+                reason,
+                "import",
+                now,
+            )
+        except ValueError as exc:
+            raise RowError(line, str(exc)) from exc
 
 
 async def cmd_suppress_import(args: argparse.Namespace, config: Config, store: Store) -> int:
@@ -227,15 +283,28 @@ def _stream(config: Config, user_name: str | None, sender: str) -> tuple[str | N
 def print_check(fmt: str, classification: Classification, verdicts: dict[str, Any]) -> None:
     if fmt == "json":
         for address, v in verdicts.items():
-            print(json.dumps({
-                "recipient": address, "purpose": classification.purpose,
-                "topic": classification.topic, "jurisdiction": v.jurisdiction,
-                "action": v.action, "basis": v.basis, "reason": v.reason, "rule": v.rule,
-                "cite": v.cite, "detail": [*classification.notes, *v.detail],
-            }, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "recipient": address,
+                        "purpose": classification.purpose,
+                        "topic": classification.topic,
+                        "jurisdiction": v.jurisdiction,
+                        "action": v.action,
+                        "basis": v.basis,
+                        "reason": v.reason,
+                        "rule": v.rule,
+                        "cite": v.cite,
+                        "detail": [*classification.notes, *v.detail],
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return
-    print(f"purpose {classification.purpose} ({classification.origin})"
-          f"{'  topic ' + classification.topic if classification.topic else ''}")
+    print(
+        f"purpose {classification.purpose} ({classification.origin})"
+        f"{'  topic ' + classification.topic if classification.topic else ''}"
+    )
     for note in classification.notes:
         print(f"  note: {note}")
     for address, v in verdicts.items():
@@ -247,6 +316,7 @@ def print_check(fmt: str, classification: Classification, verdicts: dict[str, An
 
 async def cmd_stats(args: argparse.Namespace, config: Config, store: Store) -> int:
     from gateway.cli import parse_time
+
     counts = await store.decision_counts(parse_time(args.since))
     for column, rows in counts.items():
         print(f"by {column}:")
@@ -259,8 +329,9 @@ def cmd_policy_show(args: argparse.Namespace, config: Config) -> int:
     policies = load_configured_policies(config)
     code = args.code.lower()
     if code not in policies:
-        print(f"gatekeeper: no policy {code!r}; have {', '.join(sorted(policies))}",
-              file=sys.stderr)
+        print(
+            f"gatekeeper: no policy {code!r}; have {', '.join(sorted(policies))}", file=sys.stderr
+        )
         return 1
     print(describe(policies[code]))
     return 0
@@ -302,7 +373,9 @@ async def cmd_purge(args: argparse.Namespace, config: Config, store: Store) -> i
     inactive_before = parse_time(f"{retention.inactive_days}d")
     assert decisions_before is not None and inactive_before is not None
     counts = await store.purge(decisions_before, inactive_before, iso_now())
-    print(f"purged {counts['decisions']} decisions older than {retention.decisions_days} "
-          f"days; expired {counts['consents_expired']} consents of contacts inactive for "
-          f"{retention.inactive_days} days")
+    print(
+        f"purged {counts['decisions']} decisions older than {retention.decisions_days} "
+        f"days; expired {counts['consents_expired']} consents of contacts inactive for "
+        f"{retention.inactive_days} days"
+    )
     return 0

@@ -10,12 +10,15 @@ import dataclasses
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from gateway.config_paths import anchor_paths
 
 ENV_PREFIX = "GATEKEEPER_"
 DEFAULT_FILE = "gatekeeper.toml"
@@ -93,9 +96,16 @@ class OpsUser:
 @dataclass
 class HttpConfig:
     listen: str = "127.0.0.1:8025"
-    public_url: str = "http://127.0.0.1:8025"
+    public_url: str = ""
+    """Base of the unsubscribe links; empty = `http://HOST:PORT` of `listen`."""
     admin_token: str | None = None
     users: list[OpsUser] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Derived rather than a fixed default, so moving the listener never leaves the
+        # links pointing at a port nothing answers on.
+        if not self.public_url:
+            self.public_url = url_of_listen(self.listen)
 
 
 @dataclass
@@ -205,12 +215,8 @@ def load_config(explicit: str | None = None, environ: Mapping[str, str] | None =
     source = "defaults"
     if path is not None:
         source = str(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: config file not found") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
+        raw = _read_file(path)
+        anchor_paths(raw, Path(os.path.abspath(path)).parent)
     _apply_env(raw, os.environ if environ is None else environ)
     config = _build(Config, raw, "", source)
     config.source = source
@@ -218,11 +224,26 @@ def load_config(explicit: str | None = None, environ: Mapping[str, str] | None =
     return config
 
 
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: config file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {_reason(exc)}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name or name == "GATEKEEPER_CONFIG":
             continue
-        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
         raw.setdefault(section, {})[key] = _env_value(value)
 
 
@@ -346,6 +367,19 @@ def parse_duration(text: str) -> float:
     if not match:
         raise ValueError(f"expected a duration like 5d, 12h, 30m or 45s, got {text!r}")
     return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def url_of_listen(listen: str) -> str:
+    """`http://HOST:PORT` for a listen address; a wildcard host is named by this machine."""
+    try:
+        host, port = parse_hostport(listen)
+    except ValueError:
+        return ""  # _validate names the bad listen address
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def is_loopback_host(host: str) -> bool:

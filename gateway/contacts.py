@@ -3,27 +3,47 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from gateway.addresses import AddressError, canonical, check
 from gateway.policy.facts import PURPOSES
 from gateway.store.records import ContactRow
 
 COLUMNS: tuple[str, ...] = (
-    "email", "country", "source", "consent_topics", "consent_at", "double_opt_in_at",
-    "consent_proof", "customer_kind", "last_purchase_at", "purchase_categories",
-    "last_engaged_at", "objected_scopes",
+    "email",
+    "country",
+    "source",
+    "consent_topics",
+    "consent_at",
+    "double_opt_in_at",
+    "consent_proof",
+    "customer_kind",
+    "last_purchase_at",
+    "purchase_categories",
+    "last_engaged_at",
+    "objected_scopes",
 )
 SOURCES: tuple[str, ...] = (
-    "signup-form", "checkout", "import", "api", "event", "referral", "manual",
-    "purchased-list", "public-source", "scraped",
+    "signup-form",
+    "checkout",
+    "import",
+    "api",
+    "event",
+    "referral",
+    "manual",
+    "purchased-list",
+    "public-source",
+    "scraped",
 )
 CUSTOMER_KINDS = ("purchase", "inquiry")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._:-]{0,63}")
 _COUNTRY = re.compile(r"[a-z]{2}")
+_LIST_SEPARATOR = re.compile(r"[;,|]")
 
 
 class RowError(ValueError):
@@ -50,24 +70,69 @@ def check_scope(scope: str) -> str:
 
 def read_contacts(path: Path) -> Iterator[ContactRow]:
     """Rows of a contacts CSV; raises RowError naming the line of the first bad one."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        _check_header(reader.fieldnames)
-        for record in reader:
-            try:
-                yield contact_row(reader.line_num, record)
-            except (ValueError, AddressError) as exc:
-                raise RowError(reader.line_num, str(exc)) from exc
+    for line, record in read_csv(path, COLUMNS):
+        try:
+            yield contact_row(line, record)
+        except (ValueError, AddressError) as exc:
+            raise RowError(line, str(exc)) from exc
 
 
-def _check_header(fields: Sequence[str] | None) -> None:
-    if not fields:
-        raise RowError(1, "empty file: a header row is required")
-    unknown = [f for f in fields if f not in COLUMNS]
+def read_csv(
+    path: Path, columns: Sequence[str], required: str = "email"
+) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """(line, record) of a CSV as spreadsheets export it: `,` or `;` (or tab) as the header
+    line shows, a UTF-8 BOM, header names in any case with spaces around; empty rows
+    skipped. Streamed: never the whole file in memory."""
+    with path.open("rb") as handle:
+        lines = _decoded_lines(handle)
+        first = next(lines, None)
+        if first is None or not first.strip():
+            raise RowError(1, "empty file: a header row is required")
+        reader = csv.reader(itertools.chain([first], lines), delimiter=_delimiter(first))
+        header = [name.strip().lower() for name in next(reader)]
+        _check_header(header, columns, required)
+        for fields in reader:
+            if not any(f.strip() for f in fields):
+                continue
+            if len(fields) > len(header):
+                raise RowError(reader.line_num, "more fields than columns in the header")
+            yield reader.line_num, dict(zip(header, fields, strict=False))
+
+
+def _delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _decoded_lines(handle: BinaryIO) -> Iterator[str]:
+    """Lines as text; a line that is not UTF-8 stops the import naming it, as an import in
+    a guessed code page would store wrong names and addresses without a word."""
+    for number, raw in enumerate(handle, start=1):
+        if number == 1 and raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise RowError(
+                1, 'the file is UTF-16 (Excel\'s "Unicode text"): save it as "CSV UTF-8"'
+            )
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise RowError(
+                number,
+                'not UTF-8 (save the file as UTF-8, in Excel "CSV '
+                'UTF-8"; it looks like a Windows code page such as cp1250 or '
+                "cp1252/latin-1)",
+            ) from None
+
+
+def _check_header(fields: Sequence[str], columns: Sequence[str], required: str) -> None:
+    unknown = [f for f in fields if f not in columns]
     if unknown:
-        raise RowError(1, f"unknown column(s) {', '.join(unknown)}; known: {', '.join(COLUMNS)}")
+        raise RowError(1, f"unknown column(s) {', '.join(unknown)}; known: {', '.join(columns)}")
+    doubled = sorted({f for f in fields if fields.count(f) > 1})
+    if doubled:
+        raise RowError(1, f"column(s) {', '.join(doubled)} given twice")
     if "email" not in fields:
-        raise RowError(1, "the email column is required")
+        raise RowError(1, f"the email column is required ({required})")
 
 
 def contact_row(line: int, record: dict[str, str | None]) -> ContactRow:
@@ -100,7 +165,9 @@ def contact_row(line: int, record: dict[str, str | None]) -> ContactRow:
 
 
 def _split(text: str) -> list[str]:
-    return [item.strip() for item in text.split(";") if item.strip()]
+    """Lists in a field: `;`, `,` or `|` between items. No topic, scope or category name
+    holds one of them, so any works in any file; the file's own delimiter needs quotes."""
+    return [item.strip() for item in _LIST_SEPARATOR.split(text) if item.strip()]
 
 
 def _names(text: str, what: str) -> tuple[str, ...]:

@@ -1,0 +1,122 @@
+"""Start-up checks: a fault found before serving is one line naming the cause and the path
+or address (`gatekeeper: <cause> (<where>)`), never a traceback and never a process left
+hanging half-started."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import ssl
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from gateway.config import Config, ConfigError, is_loopback_host
+
+log = logging.getLogger("gatekeeper")
+
+
+class StartupError(ConfigError):
+    """A fault that stops `serve`; printed as `gatekeeper: <cause> (<where>)`."""
+
+    def __init__(self, cause: str, where: object) -> None:
+        super().__init__(f"{cause} ({where})")
+
+
+def os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return "address already in use"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+def check_writable_dir(directory: Path, what: str) -> None:
+    """`directory` exists and is writable, or can be made: its nearest existing ancestor
+    is a writable directory. Checked with access(2), which honours the immutable flag too."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise StartupError(f"{what}: {existing} is a file, not a directory", directory)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        state = "is read-only" if existing == directory else f"cannot be made in {existing}"
+        raise StartupError(f"{what} {state}", directory)
+
+
+def check_store_file(path: Path) -> None:
+    """SQLite writes the file and, beside it, the -wal and -shm files (WAL mode)."""
+    if path.is_dir():
+        raise StartupError("store.url names a directory, not a file", path)
+    check_writable_dir(path.parent, "store directory")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise StartupError("store file is read-only", path)
+
+
+def check_outbox(directory: str) -> None:
+    check_writable_dir(Path(directory), "outbox directory")
+
+
+def redacted(url: str) -> str:
+    """A store or upstream URL fit for a message: no password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def server_tls(config: Config) -> ssl.SSLContext | None:
+    cert, key = config.smtp.tls_cert, config.smtp.tls_key
+    if not cert or not key:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        # reason is None for OpenSSL's PEM_LIB: not PEM at all, or a key of another cert
+        reason = exc.reason or "not a PEM certificate with its matching key"
+        raise StartupError(f"bad TLS certificate or key: {reason}", f"{cert}, {key}") from exc
+    except OSError as exc:
+        raise StartupError(
+            f"cannot read the TLS certificate or key: {os_reason(exc)}", exc.filename or cert
+        ) from exc
+    return context
+
+
+def warn_about_unsubscribe(config: Config, hostname: str) -> None:
+    """Defaults that would quietly break unsubscribing: links no recipient can reach, no
+    one-click (it needs https), a mailto address no mail system routes."""
+    if not config.unsubscribe.secret:
+        log.warning("unsubscribe.secret not set: no List-Unsubscribe fields are added")
+        return
+    public = urlsplit(config.http.public_url)
+    host = public.hostname or ""
+    if is_loopback_host(host) or host.endswith(".localhost"):
+        log.warning(
+            "http.public_url %s is loopback: recipients cannot reach the unsubscribe links "
+            "(set http.public_url to the gateway's public https:// address)",
+            config.http.public_url,
+        )
+    if public.scheme != "https":
+        log.warning(
+            "http.public_url %s is plain http: one-click unsubscribe (RFC 8058) needs https, "
+            "so only the RFC 2369 List-Unsubscribe field is added",
+            config.http.public_url,
+        )
+    domain = config.unsubscribe.mailto_domain or hostname
+    if "." not in domain.strip("."):
+        log.warning(
+            "the mailto unsubscribe domain %r has no dot: mail to it cannot be routed (set "
+            "unsubscribe.mailto_domain or smtp.hostname to a real domain)",
+            domain,
+        )
+
+
+def listen_error(what: str, address: str, exc: OSError) -> StartupError:
+    return StartupError(f"cannot listen for {what}: {os_reason(exc)}", address)
+
+
+def machine_name(config: Config) -> str:
+    return config.smtp.hostname or socket.getfqdn()
