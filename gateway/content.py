@@ -1,7 +1,9 @@
 """Content findings of a parsed message: what the commercial-content rules ask about.
 
-Pure and cheap: walks the text parts once, decodes them, strips HTML tags for matching.
-The policy engine decides what the findings mean for a given purpose and jurisdiction.
+Pure and cheap: reads the text leaves the MIME walker found (gateway.mime), decodes them,
+strips HTML tags for matching. A stage of its own (`ContentReader`): the accept stage reads
+the body and hands the findings to the decide stage, whose policy engine decides what they
+mean for a given purpose and jurisdiction.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage, Message
 from functools import cached_property
 
-from gateway.transform.unsubscribe import TextPart, part_text, text_parts
+from gateway.config import Config
+from gateway.mime import TextPart, part_text
+from gateway.policy.facts import Content
 
 UNSUBSCRIBE_PLACEHOLDER = "%unsubscribe_url%"
 
@@ -55,17 +58,34 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
-class ContentFindings:
-    """All findings at once, as values (what `gatekeeper check` and the tests compare)."""
+class ContentReader:
+    """The content stage: what a body shows, for the content rules of the decide stage."""
 
-    has_unsubscribe_link: bool
-    has_sender_identification: bool
-    has_postal_address: bool
-    promotional_markers: tuple[str, ...]
+    identity: Identity
+    unsubscribe_base: str | None
+    """Links under the gateway's own unsubscribe URL count as unsubscribe links."""
 
-    @property
-    def promotional(self) -> bool:
-        return bool(self.promotional_markers)
+    @classmethod
+    def from_config(cls, config: Config) -> ContentReader:
+        identity = config.identity
+        return cls(
+            Identity(identity.name, identity.registration, identity.postal_address),
+            config.http.public_url.rstrip("/") + "/u/",
+        )
+
+    def read(
+        self, data: bytes, subject: str, parts: Sequence[TextPart] | None = None
+    ) -> BodyFindings:
+        """What the body shows as the app sent it, worked out as the rules ask: in `parts`
+        (gateway.mime.text_parts), or without them in the bytes read as one text, unparsed
+        (enough for the promotional markers of transactional mail; an encoded body is not
+        looked into)."""
+        return body_findings(data, subject, self.identity, self.unsubscribe_base, parts)
+
+    def as_sent(self, findings: BodyFindings, footer: bool) -> Content:
+        """What the body will show once transformed: the content rules judge that. The
+        footer (Personalizer.adds_footer) brings the link and the identity."""
+        return WithFooter(findings, self.identity) if footer else findings
 
 
 class BodyFindings:
@@ -77,8 +97,12 @@ class BodyFindings:
     """
 
     def __init__(
-        self, texts: Callable[[], list[tuple[str, bool]]], subject: str, identity: Identity,
-        unsubscribe_base: str | None, parts: Sequence[TextPart] | None = None,
+        self,
+        texts: Callable[[], list[tuple[str, bool]]],
+        subject: str,
+        identity: Identity,
+        unsubscribe_base: str | None,
+        parts: Sequence[TextPart] | None = None,
     ) -> None:
         self.parts = parts
         """The text leaves read (text_parts), None for a body read unparsed."""
@@ -118,12 +142,6 @@ class BodyFindings:
     def promotional(self) -> bool:
         return bool(self.promotional_markers)
 
-    def values(self) -> ContentFindings:
-        return ContentFindings(
-            self.has_unsubscribe_link, self.has_sender_identification, self.has_postal_address,
-            self.promotional_markers,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class WithFooter:
@@ -158,14 +176,11 @@ class _Part:
     """What a reader sees: tags stripped, entities decoded."""
 
 
-def find_content(
-    msg: EmailMessage, identity: Identity, unsubscribe_base: str | None
-) -> ContentFindings:
-    return findings_of(_text_parts(msg), str(msg.get("Subject", "")), identity, unsubscribe_base)
-
-
 def body_findings(
-    data: bytes, subject: str, identity: Identity, unsubscribe_base: str | None,
+    data: bytes,
+    subject: str,
+    identity: Identity,
+    unsubscribe_base: str | None,
     parts: Sequence[TextPart] | None,
 ) -> BodyFindings:
     """The findings of the received bytes, in the text leaves `parts` found by walking the
@@ -178,44 +193,6 @@ def body_findings(
         return [(part_text(data, part), part.subtype == "html") for part in parts]
 
     return BodyFindings(texts, subject, identity, unsubscribe_base, parts)
-
-
-def find_content_in_bytes(
-    data: bytes, subject: str, identity: Identity, unsubscribe_base: str | None
-) -> ContentFindings:
-    return body_findings(data, subject, identity, unsubscribe_base, text_parts(data)).values()
-
-
-def findings_of(
-    texts: list[tuple[str, bool]], subject: str, identity: Identity,
-    unsubscribe_base: str | None,
-) -> ContentFindings:
-    """Findings from decoded text parts: (text, is_html) each."""
-    return BodyFindings(lambda: texts, subject, identity, unsubscribe_base).values()
-
-
-def _text_parts(msg: Message) -> list[tuple[str, bool]]:
-    return [
-        (_decoded(part), part.get_content_subtype() == "html")
-        for part in msg.walk()
-        if part.get_content_maintype() == "text"
-        and part.get_content_subtype() in ("plain", "html")
-        and part.get_content_disposition() != "attachment"
-    ]
-
-
-def _decoded(part: Message) -> str:
-    if isinstance(part, EmailMessage):
-        try:
-            content = part.get_content()
-            if isinstance(content, str):
-                return content
-        except (LookupError, ValueError):
-            pass  # unknown or lying charset: fall through to a lenient decode
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
 
 
 def _visible(raw: str, is_html: bool) -> str:

@@ -21,6 +21,11 @@ from gateway.store.records import (
 
 log = logging.getLogger(__name__)
 
+LEASE = 600.0
+"""Seconds a claimed or freshly spooled message belongs to this process: the accept stage
+spools new recipients due after it (delivery has them in memory), and the delivery poller
+claims due ones for it."""
+
 
 class Writer:
     def __init__(self, store: Store, *, window: float = 0.0) -> None:
@@ -44,8 +49,11 @@ class Writer:
         try:
             await asyncio.wait_for(self.flush(), timeout)
         except TimeoutError:
-            log.error("store unavailable at stop: %d decision rows and %d delivery updates "
-                      "not written", len(self._batch.decisions), len(self._batch.updates))
+            log.error(
+                "store unavailable at stop: %d decision rows and %d delivery updates not written",
+                len(self._batch.decisions),
+                len(self._batch.updates),
+            )
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

@@ -1,4 +1,4 @@
-"""Content findings from parsed messages."""
+"""Content findings of received bytes, read as the accept stage reads them (ContentReader)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from gateway.content import ContentFindings, Identity, find_content, find_content_in_bytes
+from gateway.content import BodyFindings, ContentReader, Identity
+from gateway.mime import text_parts
 
 ACME = Identity(
     name="ACME s.r.o.", registration="IČO 12345678", postal_address="Hlavní 1, 110 00 Praha"
@@ -23,16 +24,21 @@ def plain(body: str, subject: str = "Hello") -> EmailMessage:
     return msg
 
 
-def findings(msg: EmailMessage, identity: Identity = ACME) -> ContentFindings:
-    # Round-trip through bytes so the parts are decoded the way the gateway sees them.
+def findings(msg: EmailMessage, identity: Identity = ACME) -> BodyFindings:
+    """What the gateway reads in `msg` as an SMTP client would send it."""
     data = msg.as_bytes(policy=email_policy.SMTP)
     parsed = message_from_bytes(data, policy=email_policy.default)
-    assert isinstance(parsed, EmailMessage)
-    result = find_content(parsed, identity, BASE)
-    # the gateway's own path, on the received bytes, must see the same
     subject = str(parsed.get("Subject", ""))
-    assert find_content_in_bytes(data, subject, identity, BASE) == result
-    return result
+    return ContentReader(identity, BASE).read(data, subject, text_parts(data))
+
+
+def values(found: BodyFindings) -> tuple[bool, bool, bool, tuple[str, ...]]:
+    return (
+        found.has_unsubscribe_link,
+        found.has_sender_identification,
+        found.has_postal_address,
+        found.promotional_markers,
+    )
 
 
 FOOTER = "ACME s.r.o., IČO 12345678\nHlavní 1,\n110 00 Praha"
@@ -116,11 +122,8 @@ def test_explicit_quoted_printable_and_base64_parts() -> None:
         b"PHA+PGEgaHJlZj0iaHR0cHM6Ly9ndy5leGFtcGxlL3UvYWJjIj5DbGljazwvYT48L3A+\r\n"  # link to BASE
         b"--B--\r\n"
     )
-    parsed = message_from_bytes(raw, policy=email_policy.default)
-    assert isinstance(parsed, EmailMessage)
-    result = find_content(parsed, ACME, BASE)
-    assert result == ContentFindings(True, True, True, ())
-    assert find_content_in_bytes(raw, "Novinky", ACME, BASE) == result
+    result = ContentReader(ACME, BASE).read(raw, "Novinky", text_parts(raw))
+    assert values(result) == (True, True, True, ())
 
 
 def test_html_tags_and_entities_are_stripped_for_matching() -> None:
@@ -159,3 +162,27 @@ def test_promotional_markers(subject: str, body: str, markers: tuple[str, ...]) 
     result = findings(plain(body, subject))
     assert result.promotional_markers == markers
     assert result.promotional == bool(markers)
+
+
+def test_unparsed_read_sees_markers_in_the_raw_bytes() -> None:
+    """Transactional mail is read without walking its parts, for the markers only."""
+    raw = b"Subject: Receipt\r\n\r\nYour order. Sleva next time!\r\n"
+    result = ContentReader(ACME, BASE).read(raw, "Receipt")
+    assert result.parts is None
+    assert result.promotional_markers == ("sleva",)
+
+
+def test_as_sent_with_the_footer_brings_link_and_identity() -> None:
+    reader = ContentReader(ACME, BASE)
+    bare = reader.read(b"\r\nSleva!\r\n", "Hi")
+    assert values(bare) == (False, False, False, ("sleva",))
+    assert reader.as_sent(bare, footer=False) is bare
+    sent = reader.as_sent(bare, footer=True)
+    assert (
+        sent.has_unsubscribe_link,
+        sent.has_sender_identification,
+        sent.has_postal_address,
+        sent.promotional,
+    ) == (True, True, True, True)
+    unnamed = ContentReader(Identity(), BASE).as_sent(bare, footer=True)
+    assert not unnamed.has_sender_identification and not unnamed.has_postal_address

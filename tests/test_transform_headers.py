@@ -2,13 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.transform.headers import (
-    header_end,
-    header_fields,
-    prepend,
-    remove_fields,
-    split_message,
-)
+from gateway.mime import header_end
+from gateway.transform.headers import header_fields, prepend, remove_fields
 
 MESSAGE = (
     b"Received: from a by b;\r\n"
@@ -27,28 +22,8 @@ MESSAGE = (
 )
 
 
-def test_split_message_crlf() -> None:
-    head, body = split_message(MESSAGE)
-    assert head.endswith(b"Subject: Hello\r\n\r\n")
-    assert body == b"Body line\r\nX-Gatekeeper-Purpose: not a header, in the body\r\n"
-    assert head + body == MESSAGE
-
-
-def test_split_message_lf_and_no_body() -> None:
-    assert split_message(b"A: 1\nB: 2\n\nbody\n") == (b"A: 1\nB: 2\n\n", b"body\n")
-    assert split_message(b"A: 1\r\nB: 2\r\n") == (b"A: 1\r\nB: 2\r\n", b"")
-    assert split_message(b"A: 1\r\n\r\n") == (b"A: 1\r\n\r\n", b"")
-    assert split_message(b"\r\nbody") == (b"\r\n", b"body")
-
-
-def test_header_end_within_a_range() -> None:
-    data = b"xxA: 1\r\n\r\nbodyyy"
-    assert header_end(data, 2, len(data)) == 10
-    assert header_end(data, 2, 6) == 6
-
-
 def test_header_fields_keep_folding() -> None:
-    head, _ = split_message(MESSAGE)
+    head = MESSAGE[: header_end(MESSAGE)]
     fields = header_fields(head)
     assert [name for name, _ in fields] == [
         "received",

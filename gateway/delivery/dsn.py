@@ -11,7 +11,7 @@ import email.utils
 import uuid
 from collections.abc import Sequence
 
-from gateway.receive import header_block
+from gateway.mime import header_block
 from gateway.store.records import SpoolMessage, SpoolRecipient, new_id
 
 
@@ -20,15 +20,17 @@ def report_message(
 ) -> SpoolMessage:
     """The DSN as a spool entry to the envelope sender, due at once."""
     return SpoolMessage(
-        id=new_id(), received_at=now, sender="", data=build_dsn(message, failed, hostname),
+        id=new_id(),
+        received_at=now,
+        sender="",
+        data=build_dsn(message, failed, hostname),
         recipients=[SpoolRecipient(message.sender, next_attempt=now)],
-        message_id=message.message_id, purpose="transactional",
+        message_id=message.message_id,
+        purpose="transactional",
     )
 
 
-def build_dsn(
-    message: SpoolMessage, failed: Sequence[tuple[str, str]], hostname: str
-) -> bytes:
+def build_dsn(message: SpoolMessage, failed: Sequence[tuple[str, str]], hostname: str) -> bytes:
     """The report for `failed` (recipient, upstream reply) of `message`."""
     boundary = f"dsn-{uuid.uuid4().hex}"
     head = (

@@ -26,9 +26,9 @@ class UpstreamTarget:
     password: str | None = None
 
 
-def parse_upstream(url: str, username: str | None = None, password: str | None = None) -> (
-    UpstreamTarget
-):
+def parse_upstream(
+    url: str, username: str | None = None, password: str | None = None
+) -> UpstreamTarget:
     """`smtp://host:port`, `smtp+starttls://`, `smtps://`, `outbox:DIR` (DESIGN §7)."""
     if url.startswith("outbox:"):
         path = url.removeprefix("outbox:")
@@ -109,10 +109,6 @@ class UpstreamPool:
                 await asyncio.wait_for(client.quit(), 2)
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 client.close()
-
-    async def ping(self) -> None:
-        async with self.connection() as client:
-            await client.noop()
 
 
 async def send(

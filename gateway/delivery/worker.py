@@ -34,12 +34,9 @@ from gateway.store.records import (
     Who,
     iso_now,
 )
-from gateway.writer import Writer
+from gateway.writer import LEASE, Writer
 
 log = logging.getLogger(__name__)
-
-LEASE = 600.0
-"""Seconds a claimed or freshly spooled message belongs to this process."""
 
 HARD_BOUNCE_STATUSES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
 
@@ -148,8 +145,13 @@ class Delivery:
             except Exception:
                 # Our own fault: keep the message, try again later.
                 log.exception("delivery of %s failed inside the gateway", message.id)
-                self._finish(message, {r.address: Outcome("deferred", "451 4.3.0 gateway fault")
-                                       for r in message.recipients})
+                self._finish(
+                    message,
+                    {
+                        r.address: Outcome("deferred", "451 4.3.0 gateway fault")
+                        for r in message.recipients
+                    },
+                )
             finally:
                 self._in_flight.discard(message.id)
 
@@ -171,7 +173,11 @@ class Delivery:
             next_attempt = now + self._retry.delay(attempts)
             updates.append(
                 RecipientUpdate(
-                    message.id, recipient.address, outcome.status, attempts, next_attempt,
+                    message.id,
+                    recipient.address,
+                    outcome.status,
+                    attempts,
+                    next_attempt,
                     outcome.reply,
                 )
             )
@@ -179,10 +185,13 @@ class Delivery:
         self._writer.update(updates)
         self._audit.record(decisions)
         bounced = [(u.address, u.last_reply) for u in updates if u.status == "bounced"]
-        self._writer.suppress([
-            SuppressionEntry(canonical(address), "all", "hard-bounce", "delivery", iso_now())
-            for address, reply in bounced if _bad_mailbox(reply)
-        ])
+        self._writer.suppress(
+            [
+                SuppressionEntry(canonical(address), "all", "hard-bounce", "delivery", iso_now())
+                for address, reply in bounced
+                if _bad_mailbox(reply)
+            ]
+        )
         if bounced and message.sender:  # never report on a report (null sender)
             # committed with the bounce itself, delivered like any message
             self._writer.spool_later(report_message(message, bounced, self._hostname, now))
@@ -239,9 +248,7 @@ def _groups(message: SpoolMessage) -> list[tuple[bytes, list[SpoolRecipient]]]:
     plain = [r for r in message.recipients if not r.prefix and r.data is None]
     groups = [(message.data, plain)] if plain else []
     groups += [
-        (r.content(message.data), [r])
-        for r in message.recipients
-        if r.prefix or r.data is not None
+        (r.content(message.data), [r]) for r in message.recipients if r.prefix or r.data is not None
     ]
     return groups
 
@@ -276,10 +283,20 @@ def _slug(address: str) -> str:
 
 
 def _delivery_decision(message: SpoolMessage, address: str, outcome: Outcome) -> Decision:
-    who = Who(message.session_id, message.client, message.auth_user, message.sender,
-              message.message_id, message.id)
+    who = Who(
+        message.session_id,
+        message.client,
+        message.auth_user,
+        message.sender,
+        message.message_id,
+        message.id,
+    )
     return who.decision(
-        phase="delivery", action=ACTIONS[outcome.status], recipient=canonical(address),
-        purpose=message.purpose, topic=message.topic, reason=outcome.status,
+        phase="delivery",
+        action=ACTIONS[outcome.status],
+        recipient=canonical(address),
+        purpose=message.purpose,
+        topic=message.topic,
+        reason=outcome.status,
         detail=outcome.reply,
     )

@@ -1,7 +1,8 @@
-"""Header-block helpers on raw message bytes.
+"""Header fields on raw message bytes: listing, removing and rendering them.
 
 The relay never re-serialises a parsed message (existing DKIM signatures and folding must
-survive), so these work on the received bytes and copy as little as they can.
+survive), so these work on the received bytes and copy as little as they can; where the
+block ends is gateway.mime.header_end.
 """
 
 from __future__ import annotations
@@ -9,32 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-# A header block ends at the first empty line; accept bare LF as well as CRLF.
-_BLANK_AFTER_LINE = re.compile(rb"\n(\r?\n)")
+from gateway.mime import header_end
+
 # RFC 5322 §2.2: a field name is printable US-ASCII except ':'.
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
 # RFC 5322 §2.1.1: a line MUST NOT exceed 998 characters, excluding CRLF.
 _MAX_LINE = 998
-
-
-def header_end(data: bytes, start: int = 0, end: int | None = None) -> int:
-    """Offset just past the blank line that ends the header block of data[start:end].
-
-    A block with no blank line (a message with no body) ends at ``end``; an entity that
-    starts with the blank line has an empty header block (RFC 2046 §5.1.1 allows that).
-    """
-    stop = len(data) if end is None else end
-    for blank in (b"\r\n", b"\n"):
-        if data.startswith(blank, start, stop):
-            return start + len(blank)
-    match = _BLANK_AFTER_LINE.search(data, start, stop)
-    return match.end() if match else stop
-
-
-def split_message(data: bytes) -> tuple[bytes, bytes]:
-    """(header block including the blank line, body)."""
-    cut = header_end(data)
-    return data[:cut], data[cut:]
 
 
 def header_fields(block: bytes) -> list[tuple[str, bytes]]:

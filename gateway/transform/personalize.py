@@ -45,7 +45,8 @@ class Personalizer:
             mailto_domain=config.unsubscribe.mailto_domain or hostname,
             footer=config.unsubscribe.footer,
             identity_lines=tuple(
-                line for line in (identity.name, identity.registration, identity.postal_address)
+                line
+                for line in (identity.name, identity.registration, identity.postal_address)
                 if line
             ),
             signer=signer,
@@ -58,8 +59,11 @@ class Personalizer:
     def adds_footer(self, commercial: bool, content: Content) -> bool:
         """The footer goes on commercial mail without a link of its own, and needs a secret
         for the link it carries (DESIGN §6). The body is looked at last: only if it matters."""
-        return self.footer and self.unsubscribe_enabled and commercial and not (
-            content.has_unsubscribe_link
+        return (
+            self.footer
+            and self.unsubscribe_enabled
+            and commercial
+            and not (content.has_unsubscribe_link)
         )
 
     def strip(self, data: bytes, commercial: bool) -> bytes:
@@ -68,7 +72,12 @@ class Personalizer:
         return remove_fields(data, names, prefixes=("x-gatekeeper-",))
 
     def recipients(
-        self, template: Template, addresses: Sequence[str], scope: str, *, needs_footer: bool,
+        self,
+        template: Template,
+        addresses: Sequence[str],
+        scope: str,
+        *,
+        needs_footer: bool,
         next_attempt: float,
     ) -> list[SpoolRecipient]:
         now = datetime.now(UTC)
@@ -79,8 +88,10 @@ class Personalizer:
             body = template.render(url, footer)
             copies.append(
                 SpoolRecipient(
-                    address, prefix=prepend(self._fields(url, mailto)),
-                    data=None if body is template.data else body, next_attempt=next_attempt,
+                    address,
+                    prefix=prepend(self._fields(url, mailto)),
+                    data=None if body is template.data else body,
+                    next_attempt=next_attempt,
                 )
             )
         return copies
