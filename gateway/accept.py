@@ -12,27 +12,28 @@ from collections import Counter
 from email.message import Message
 from typing import Any
 
+from gateway import replies
 from gateway.audit import Audit
 from gateway.classify import Classification, classify, stream_for
 from gateway.config import Config
 from gateway.content import BodyFindings
 from gateway.decide import Decider, decision_record, message_facts
 from gateway.delivery.dsn import report_message
-from gateway.delivery.worker import LEASE, Delivery
+from gateway.delivery.worker import Delivery
 from gateway.mailto import Mailbox
+from gateway.mime import TextPart, moved, text_parts
 from gateway.policy import Verdict
 from gateway.policy.facts import Content
 from gateway.receive import Incoming, decoded_header
+from gateway.replies import FAULT
 from gateway.smtp.server import GatewaySession
 from gateway.store.records import Decision, SpoolMessage, SpoolRecipient, Who, new_id
 from gateway.transform.personalize import Personalizer
 from gateway.transform.trace import missing_fields, received_field
-from gateway.transform.unsubscribe import Template, TextPart, moved, text_parts
-from gateway.writer import Writer
+from gateway.transform.unsubscribe import Template
+from gateway.writer import LEASE, Writer
 
 log = logging.getLogger(__name__)
-
-FAULT = "451 4.3.0 Temporary gateway fault, please try again later"
 
 
 class Acceptor:
@@ -74,7 +75,22 @@ class Acceptor:
             # DATA decides again on these facts: the same transaction, moments later
             session.rcpt_facts[address] = known[address]
             return None
-        return f"550 5.7.1 {verdict.reason} (ref {decision.id})"
+        return _refused(verdict.reason or "refused", address, verdict, decision, classification,
+                        session)
+
+    def invalid_address(
+        self, session: GatewaySession, field: str, typed: str, problem: str, sender: str
+    ) -> str:
+        """An address refused at MAIL or RCPT is a decision too: a row with the client's text
+        in the field it was typed for, then the 553 that points at it."""
+        recipient = typed if field == "recipient" else ""
+        who = _who(session, typed if field == "sender" else sender)
+        decision = who.decision(
+            phase="rcpt", action="deny", recipient=recipient, reason=replies.INVALID_ADDRESS,
+            rule=replies.ADDRESS_RULE, cite=replies.ADDRESS_CITE, detail=problem,
+        )
+        self._audit.record([decision])
+        return replies.bad_address(field, typed, problem, decision.id)
 
     async def message(self, session: GatewaySession, message: Incoming) -> str:
         try:
@@ -83,7 +99,7 @@ class Acceptor:
                 await self.mailbox.receive(message, requests)
                 message.recipients = [r for r in message.recipients if r not in requests]
                 if not message.recipients:
-                    return "250 2.0.0 Unsubscribe request received"
+                    return replies.UNSUBSCRIBE_RECEIVED
             return await self._accept(session, message)
         except Exception:
             log.exception("accepting a message from %s failed", message.client)
@@ -105,7 +121,9 @@ class Acceptor:
         )
         allowed = [a for a in message.recipients if verdicts[a].allowed]
         refused = [a for a in message.recipients if not verdicts[a].allowed]
-        refusal = self._refusal(len(message.recipients), refused, verdicts, decisions)
+        refusal = self._refusal(
+            session, classification, len(message.recipients), refused, verdicts, decisions
+        )
         if refusal:
             return refusal
         data = self._personalizer.strip(message.data, commercial)
@@ -130,24 +148,27 @@ class Acceptor:
         await self._writer.spool(spooled)
         self._delivery.submit(spooled)
         if refused:
-            self._report_refusals(spooled, refused, verdicts, decisions, now)
-            return (
-                f"250 2.0.0 Ok: queued as {queue_id}; {len(allowed)} of "
-                f"{len(message.recipients)} recipients accepted, {len(refused)} refused "
-                f"(ref {decisions[refused[0]].id})"
+            self._report_refusals(
+                spooled, refused, verdicts, decisions, now, classification, session
             )
-        return f"250 2.0.0 Ok: queued as {queue_id}"
+            return replies.queued_partly(
+                queue_id, len(allowed), len(message.recipients), decisions[refused[0]].id
+            )
+        return replies.queued(queue_id)
 
     def _report_refusals(
         self, spooled: SpoolMessage, refused: list[str], verdicts: dict[str, Verdict],
-        decisions: dict[str, Decision], now: float,
+        decisions: dict[str, Decision], now: float, classification: Classification,
+        session: GatewaySession,
     ) -> None:
         """With `policy.refusal_report`, the sender learns of recipients refused while the
         others were accepted (DESIGN §2), by the same RFC 3464 report as a bounce."""
         if not spooled.sender or not self._config.policy.refusal_report:
             return
         failed = [
-            (a, f"550 5.7.1 {verdicts[a].reason} (ref {decisions[a].id})") for a in refused
+            (a, _refused(verdicts[a].reason or "refused", a, verdicts[a], decisions[a],
+                         classification, session))
+            for a in refused
         ]
         self._writer.spool_later(report_message(spooled, failed, self._hostname, now))
 
@@ -174,8 +195,8 @@ class Acceptor:
         return verdicts, decisions
 
     def _refusal(
-        self, total: int, refused: list[str], verdicts: dict[str, Verdict],
-        decisions: dict[str, Decision],
+        self, session: GatewaySession, classification: Classification, total: int,
+        refused: list[str], verdicts: dict[str, Verdict], decisions: dict[str, Decision],
     ) -> str | None:
         """The 550 for the whole message, or None when it goes ahead (DESIGN §2)."""
         allowed = total - len(refused)
@@ -188,7 +209,9 @@ class Acceptor:
         )
         if allowed:
             summary = f"{len(refused)} of {total} recipients refused: {summary}"
-        return f"550 5.7.1 {summary} (ref {decisions[refused[0]].id})"
+        first = refused[0]
+        return _refused(summary, first if len(refused) == 1 else "ADDRESS", verdicts[first],
+                        decisions[first], classification, session)
 
     async def _copies(
         self, data: bytes, parts: list[TextPart] | None, allowed: list[str],
@@ -233,6 +256,18 @@ def _stream_unchanged(session: GatewaySession, classification: Classification) -
         and classification.topic == session.topic
         and not classification.notes
     )
+
+
+def _refused(
+    summary: str, address: str, verdict: Verdict, decision: Decision,
+    classification: Classification, session: GatewaySession,
+) -> str:
+    """The teaching 550 (gateway.replies.refused) for `verdict`, recorded as `decision`."""
+    user = session.user
+    login = user.name if user is not None and user.purpose else None
+    source = replies.purpose_source(classification.origin, classification.notes, login)
+    return replies.refused(summary, verdict.reason or "", classification.purpose, source,
+                           verdict.rule, decision.id, address)
 
 
 def _who(session: GatewaySession, sender: str) -> Who:

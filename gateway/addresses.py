@@ -6,7 +6,14 @@ import fnmatch
 import re
 from collections.abc import Iterable
 
+import email_validator
 from email_validator import EmailNotValidError, validate_email
+
+# A relay does not judge deliverability: the upstream does, as Postfix leaves it to DNS. Cron
+# and frameworks send from dotless hosts (`root@myhost`) and from RFC 6761/6762 special-use
+# names (Django's `webmaster@localhost`, `user@laptop.local`); email-validator documents this
+# list as the setting that rejects the latter (nothing else in the process validates mail).
+email_validator.SPECIAL_USE_DOMAIN_NAMES = []
 
 # RFC 5321 §4.1.2 Dot-string of atext (RFC 5322 §3.2.3): the local part nearly all mail uses.
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
@@ -23,7 +30,8 @@ class AddressError(ValueError):
 def check(address: str) -> str:
     """The address, normalised (domain lower-cased, IDNA-checked), or AddressError.
 
-    No DNS: the relay must not wait on resolvers, and the upstream decides deliverability.
+    No DNS: the relay must not wait on resolvers, and the upstream decides deliverability,
+    so dotless and special-use domains pass (only their syntax and IDNA form are checked).
     The common shape (ASCII dot-atom local part) is checked here and its domain once per
     domain; everything else goes through email-validator whole.
     """
@@ -53,7 +61,11 @@ def _checked_domain(domain: str) -> str:
 def _validated(address: str) -> str:
     try:
         result = validate_email(
-            address, check_deliverability=False, allow_smtputf8=True, allow_display_name=False
+            address,
+            check_deliverability=False,
+            allow_smtputf8=True,
+            allow_display_name=False,
+            globally_deliverable=False,
         )
     except EmailNotValidError as exc:
         raise AddressError(str(exc)) from exc

@@ -55,8 +55,8 @@ async def test_stream_bound_session_is_refused_per_recipient_at_rcpt(upstream, g
         ["yes@example.com", "no@example.com", "gone@example.com"],
     )
     assert codes[0][0] == 250
-    assert codes[1][0] == 550 and codes[1][1].startswith(b"5.7.1 no-consent (ref ")
-    assert codes[2][0] == 550 and codes[2][1].startswith(b"5.7.1 unsubscribed (ref ")
+    assert codes[1][0] == 550 and codes[1][1].startswith(b"5.7.1 no-consent: marketing ")
+    assert codes[2][0] == 550 and codes[2][1].startswith(b"5.7.1 unsubscribed: marketing ")
     await gw.writer.flush()
     ref = codes[1][1].decode().split("ref ")[1].rstrip(")")
     rows = [d for _, d in await gw.store.decisions(DecisionQuery(phase="rcpt"))]
@@ -89,7 +89,7 @@ async def test_stream_rcpt_decision_stands_unless_data_changes_it(upstream, gate
     no_link = MARKETING.replace(b"Unsubscribe: %unsubscribe_url%", b"Bye")
     code, text = await asyncio.to_thread(send_as, gw.smtp_port, "news@shop.example",
                                          ["yes@example.com"], no_link)
-    assert code == 550 and text.startswith(b"5.7.1 missing-unsubscribe-link (ref ")
+    assert code == 550 and text.startswith(b"5.7.1 missing-unsubscribe-link: ")
     await gw.writer.flush()
     rows = [d for _, d in await gw.store.decisions(DecisionQuery())]
     assert [(d.phase, d.action, d.basis or d.reason) for d in rows if d.phase != "delivery"] == [
@@ -161,7 +161,7 @@ async def test_all_refused_answers_550(upstream, gateway_factory):
         raise AssertionError("accepted")
 
     code, text = await asyncio.to_thread(send)
-    assert code == 550 and text.startswith(b"5.7.1 no-consent x2 (ref ")
+    assert code == 550 and text.startswith(b"5.7.1 no-consent x2: ")
     await asyncio.sleep(0.3)
     assert upstream.handler.messages == []
 
@@ -263,7 +263,7 @@ async def test_refusal_report_tells_the_sender_which_recipients_were_refused(
     (report,) = [m for m in captured if m.sender in ("", "<>")]
     assert report.recipients == ["news@shop.example"]
     assert b"Final-Recipient: rfc822; c@example.com" in report.data
-    assert b"Diagnostic-Code: smtp; 550 5.7.1 no-consent (ref " in report.data
+    assert b"Diagnostic-Code: smtp; 550 5.7.1 no-consent: " in report.data
     assert b"a@example.com" not in report.data.split(b"message/delivery-status")[1].split(
         b"text/rfc822-headers")[0]
 

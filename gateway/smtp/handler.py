@@ -8,14 +8,15 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope
 
-from gateway.accept import FAULT, Acceptor
+from gateway import replies
+from gateway.accept import Acceptor
 from gateway.addresses import AddressError, check, matches_glob
 from gateway.config import SmtpConfig
 from gateway.receive import Incoming
+from gateway.replies import NULL_SENDER
 from gateway.smtp.server import GatewaySession
 
 log = logging.getLogger(__name__)
-
 
 
 class Handler:
@@ -23,6 +24,17 @@ class Handler:
         self._config = config
         self._acceptor = acceptor
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow_networks]
+
+    async def handle_EHLO(
+        self, server: SMTP, session: GatewaySession, envelope: Envelope, hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """aiosmtpd's extensions plus two the listener keeps: ENHANCEDSTATUSCODES (RFC 2034;
+        GatewaySMTP.push adds a code to every reply) and PIPELINING (RFC 2920; commands are
+        answered in order and DATA gives back what follows its end, shown by
+        tests/test_smtp_pipelining.py). No CHUNKING: there is no BDAT."""
+        session.host_name = hostname  # aiosmtpd leaves this to an EHLO hook
+        return [*responses[:-1], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
 
     async def handle_MAIL(
         self, server: SMTP, session: GatewaySession, envelope: Envelope, address: str,
@@ -33,68 +45,82 @@ class Handler:
             return refusal
         # Anyone may write to the unsubscribe address; relaying is refused at RCPT instead.
         session.relay_refusal = refusal
-        if address:
+        if address != NULL_SENDER:
             try:
                 address = check(address)
             except AddressError as exc:
-                return f"553 5.1.7 Bad sender address: {exc}"
+                typed = session.typed_path or address
+                if refusal:  # an outsider writing to the unsubscribe address: no audit row
+                    return replies.bad_address("sender", typed, str(exc))
+                return self._acceptor.invalid_address(session, "sender", typed, str(exc), "")
+        sender = envelope_sender(address)
         user = session.user
-        if user is not None and user.allowed_senders and not matches_glob(
-            address, user.allowed_senders
+        # The null sender names nobody, so no login's allowance can be abused with it.
+        if sender and user is not None and user.allowed_senders and not matches_glob(
+            sender, user.allowed_senders
         ):
-            return f"550 5.7.1 Sender <{address}> is not allowed for login {user.name}"
-        session.purpose, session.topic = self._acceptor.stream(user, address)
+            return replies.sender_not_allowed(sender, user.name)
+        session.purpose, session.topic = self._acceptor.stream(user, sender)
         session.rcpt_verdicts, session.rcpt_facts = {}, {}
+        # `<>` stays in the envelope as typed: aiosmtpd takes an empty one for "no MAIL yet".
         envelope.mail_from = address
         envelope.mail_options.extend(options)
-        return "250 2.1.0 Sender OK"
+        return replies.SENDER_OK
 
     async def handle_RCPT(
         self, server: SMTP, session: GatewaySession, envelope: Envelope, address: str,
         options: list[str],
     ) -> str:
-        # RFC 5321 §4.5.3.1.8 asks servers to take at least 100 recipients; past our limit
-        # the client is told to send the rest in another transaction (RFC 3463 4.5.3).
         if len(envelope.rcpt_tos) >= self._config.max_recipients:
-            return f"452 4.5.3 Too many recipients (at most {self._config.max_recipients})"
+            return replies.too_many_recipients(self._config.max_recipients)
+        sender = envelope_sender(envelope.mail_from)
         try:
             address = check(address)
         except AddressError as exc:
-            return f"553 5.1.3 Bad recipient address: {exc}"
+            if session.relay_refusal:  # an outsider's guesses fill no audit log
+                return session.relay_refusal
+            return self._acceptor.invalid_address(
+                session, "recipient", session.typed_path or address, str(exc), sender
+            )
         if address in envelope.rcpt_tos:
-            return "250 2.1.5 Recipient OK (duplicate)"
+            return replies.RECIPIENT_DUPLICATE
         if self._acceptor.mailbox.owns(address):
             envelope.rcpt_tos.append(address)
-            return "250 2.1.5 Unsubscribe address OK"
+            return replies.UNSUBSCRIBE_ADDRESS_OK
         if session.relay_refusal:
             return session.relay_refusal
-        refusal = await self._acceptor.recipient(session, envelope.mail_from or "", address)
+        refusal = await self._acceptor.recipient(session, sender, address)
         if refusal:
             return refusal
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
-        return "250 2.1.5 Recipient OK"
+        return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: GatewaySession, envelope: Envelope) -> str:
         return await self._acceptor.message(session, _incoming(session, envelope))
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session fault: %r", error, exc_info=error)
-        return FAULT
+        return replies.FAULT
 
     def _relay_refusal(self, session: GatewaySession) -> str | None:
         """No open relay: unauthenticated clients only from the allowed networks."""
         if session.authenticated:
             return None
         if self._config.require_auth:
-            return "530 5.7.0 Authentication required"
+            return replies.AUTH_REQUIRED
         host = _peer_host(session.peer)
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
-            return "530 5.7.0 Authentication required"
+            return replies.AUTH_REQUIRED
         allowed = any(ip in net for net in self._networks) if self._networks else ip.is_loopback
-        return None if allowed else "530 5.7.0 Authentication required"
+        return None if allowed else replies.AUTH_REQUIRED
+
+
+def envelope_sender(mail_from: str | None) -> str:
+    """The sender as the message carries it: empty for the null sender (RFC 5321 §4.5.5)."""
+    return "" if not mail_from or mail_from == NULL_SENDER else mail_from
 
 
 def _peer_host(peer: Any) -> str:
@@ -112,7 +138,7 @@ def _incoming(session: GatewaySession, envelope: Envelope) -> Incoming:
         helo=session.host_name or "",
         auth_user=user.name if user is not None else "",
         tls=session.ssl is not None,
-        sender=envelope.mail_from or "",
+        sender=envelope_sender(envelope.mail_from),
         recipients=list(envelope.rcpt_tos),
         data=data,
     )

@@ -32,6 +32,7 @@ from aiosmtpd.smtp import (
 )
 from aiosmtpd.smtp import __ident__ as AIOSMTPD_IDENT
 
+from gateway import replies
 from gateway.smtp.auth import Authenticator
 
 END_OF_DATA = b"\r\n.\r\n"
@@ -62,6 +63,8 @@ class GatewaySession(Session):
         self.purpose: str | None = None
         self.topic: str | None = None
         self.relay_refusal: str | None = None
+        self.typed_path = ""
+        """The last MAIL or RCPT path as the client typed it (GatewaySMTP._getaddr)."""
         # This transaction's recipients allowed at RCPT: their verdicts and the facts behind.
         self.rcpt_verdicts: dict[str, Any] = {}
         self.rcpt_facts: dict[str, Any] = {}
@@ -195,11 +198,26 @@ class GatewaySMTP(SMTP):
 
     # -- addresses -------------------------------------------------------------------------
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        """The common `<user@host>` form without the (slow) RFC 5322 header parser."""
+        """The common `<user@host>` form without the (slow) RFC 5322 header parser.
+
+        The path as the client typed it is kept in `session.typed_path`: a refusal records
+        that, not the parser's rewriting of it. A path the parser cannot read goes to the
+        handler as typed, whose address check refuses it with a decision row, instead of
+        aiosmtpd's own unrecorded `553 malformed address`."""
+        assert isinstance(self.session, GatewaySession)
         match = _SIMPLE_PATH.match(arg)
         if match:
+            self.session.typed_path = match.group(1)
             return match.group(1), match.group(2)
-        return super()._getaddr(arg)
+        address, rest = super()._getaddr(arg)
+        typed = arg[: len(arg) - len(rest)] if rest else arg
+        typed = typed.strip()
+        if typed.startswith("<") and typed.endswith(">"):
+            typed = typed[1:-1]
+        self.session.typed_path = typed
+        if address is None:
+            return typed or arg, ""
+        return address, rest
 
     # -- AUTH ------------------------------------------------------------------------------
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
@@ -319,14 +337,12 @@ def _ehlo_version(handler: Any) -> str:
 def data_problem(data: bytes | None, size: int, limit: int | None) -> str | None:
     """The reply for a message that cannot be accepted, or None."""
     if data is None:
-        return f"552 5.3.4 Message size exceeds fixed maximum message size ({limit} octets)"
+        return replies.too_big(limit)
     lines = data.count(b"\n")
     if data.count(b"\r\n") != lines or data.count(b"\r") != lines:
-        # Like Postfix's smtpd_forbid_bare_newline: bare CR or LF is how SMTP smuggling
-        # (CVE-2023-51764/-51765/-51766) hides a second message inside the first.
-        return "550 5.5.2 Message contains bare CR or LF; use CRLF line endings (RFC 5321 §2.3.8)"
+        return replies.BARE_LINE_END
     if len(data) > MAX_LINE and max(map(len, data.split(b"\r\n"))) > MAX_LINE:
-        return f"552 5.3.4 Line longer than {MAX_LINE} characters (RFC 5322 §2.1.1)"
+        return replies.line_too_long(MAX_LINE)
     return None
 
 
