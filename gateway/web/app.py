@@ -1,0 +1,19 @@
+"""The HTTP application: every route of the one listener, each from the module that owns it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.web import api, health, ops, unsubscribe
+from gateway.web.api_request import json_errors
+from gateway.web.context import CONTEXT, WebContext
+
+
+def build_app(context: WebContext) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024, middlewares=[json_errors])
+    app[CONTEXT] = context
+    health.add_routes(app)
+    unsubscribe.add_routes(app)
+    ops.add_routes(app)
+    api.add_routes(app)
+    return app

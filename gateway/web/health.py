@@ -1,0 +1,73 @@
+"""Probes for orchestrators and scrapers: /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from gateway.config import Config
+from gateway.delivery.upstream import parse_upstream
+from gateway.metrics import CONTENT_TYPE
+from gateway.web.context import CONTEXT, WebContext
+
+READY_TIMEOUT = 5.0
+"""Seconds each readiness check may take: a probe must answer before its own timeout."""
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    checks = {"store": ping_store(ctx), "upstream": ping_upstream(ctx.config)}
+    results = await asyncio.gather(*checks.values())
+    down = {name: problem for name, problem in zip(checks, results, strict=True) if problem}
+    body = {"ready": not down, "down": down}
+    return web.json_response(body, status=503 if down else 200)
+
+
+async def ping_store(ctx: WebContext) -> str:
+    try:
+        await asyncio.wait_for(ctx.store.ping(), READY_TIMEOUT)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+async def ping_upstream(config: Config) -> str:
+    """A plain connect and, on cleartext SMTP, its 220 greeting: a pooled connection could
+    be a stale one, and the pool's slots belong to the delivery workers."""
+    target = parse_upstream(config.upstream.url)
+    if target.scheme == "outbox":
+        return ""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(target.host, target.port), READY_TIMEOUT
+        )
+    except (OSError, TimeoutError) as exc:
+        return f"{target.host}:{target.port}: {type(exc).__name__}: {exc}"
+    try:
+        if target.scheme != "smtps":
+            greeting = await asyncio.wait_for(reader.readline(), READY_TIMEOUT)
+            if not greeting.startswith(b"220"):
+                return f"{target.host}:{target.port}: greeting {greeting[:80]!r}"
+            writer.write(b"QUIT\r\n")
+        return ""
+    except (OSError, TimeoutError) as exc:
+        return f"{target.host}:{target.port}: {type(exc).__name__}: {exc}"
+    finally:
+        writer.close()
+
+
+async def metrics(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    body = ctx.metrics.render(await ctx.store.spool_list())
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

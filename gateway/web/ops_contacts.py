@@ -1,0 +1,74 @@
+"""The dashboard's contact page (everything held about one address) and the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from aiohttp import web
+
+from gateway.addresses import AddressError, canonical, check
+from gateway.store.records import ContactView, Decision, DecisionQuery
+from gateway.timefmt import from_epoch
+from gateway.web.context import CONTEXT
+from gateway.web.ops_html import Session, dl, error_box, ops_page, table
+from gateway.web.ops_tables import consent_table, decisions_table, event_table, suppression_table
+
+RECENT_DECISIONS = 20
+
+
+async def contact_page(request: web.Request, session: Session) -> web.StreamResponse:
+    ctx = request.app[CONTEXT]
+    email = request.query.get("email", "").strip()
+    form = (
+        '<form method="get" action="/ops/contacts"><p><label for="email">Email address</label>'
+        f'<br><input id="email" name="email" value="{escape(email)}" size="40"> '
+        '<button type="submit">Show</button></p></form>'
+    )
+    if not email:
+        return ops_page(200, "Contacts", form, session)
+    try:
+        address = canonical(check(email))
+    except AddressError as exc:
+        return ops_page(400, "Contacts", form + error_box(str(exc)), session)
+    view = await ctx.store.contact(address)
+    recent = await ctx.store.decisions(
+        DecisionQuery(recipient=address, newest_first=True, limit=RECENT_DECISIONS)
+    )
+    return ops_page(200, "Contacts", form + contact_body(address, view, recent), session)
+
+
+def contact_body(
+    address: str, view: ContactView | None, recent: Sequence[tuple[int, Decision]]
+) -> str:
+    parts = [f"<h2>{escape(address)}</h2>"]
+    if view is None:
+        parts.append("<p>No contact record and no suppression.</p>")
+    else:
+        parts += [
+            dl([("as given", view.original), ("country", view.country or ""),
+                ("source", view.source or ""), ("created", view.created_at or ""),
+                ("last engaged", view.last_engaged_at or "")]),
+            "<h3>Consents</h3>", consent_table(view.consents),
+            "<h3>Customer relationships</h3>",
+            table(["kind", "last at", "categories"],
+                  [[r.get("kind") or "", r.get("last_at") or "", r.get("categories") or ""]
+                   for r in view.relationships]) if view.relationships else "<p>None.</p>",
+            "<h3>Suppressions</h3>", suppression_table(view.suppressions),
+            "<h3>Consent history</h3>", event_table(view.events),
+        ]
+    parts += ["<h3>Last decisions</h3>", decisions_table(recent)]
+    return "".join(parts)
+
+
+async def queue_page(request: web.Request, session: Session) -> web.StreamResponse:
+    entries = await request.app[CONTEXT].store.spool_list()
+    if not entries:
+        return ops_page(200, "Queue", "<p>The queue is empty.</p>", session)
+    body = f"<p>{len(entries)} recipient(s) waiting.</p>" + table(
+        ["queue id", "received", "sender", "recipient", "attempts", "next try", "last reply",
+         "bytes"],
+        [[e.id, from_epoch(e.received_at), e.sender, e.recipient, str(e.attempts),
+          from_epoch(e.next_attempt), e.last_reply, str(e.size)] for e in entries],
+    )
+    return ops_page(200, "Queue", body, session)
