@@ -25,6 +25,7 @@ EXPECTED_HEADERS = {
     ),
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+    "Vary": "Accept-Language",
 }
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
@@ -50,9 +51,10 @@ def token_for(scope: str, address: str = ADDRESS, age: timedelta = timedelta(0))
     return tokens.issue([SECRET.encode()], address, scope, datetime.now(UTC) - age)
 
 
-async def seed_contact(store: Any, address: str, *topics: str) -> None:
+async def seed_contact(store: Any, address: str, *topics: str, country: str | None = None) -> None:
     # `Store.contact` shows consents only of addresses with a contact row.
-    await store.import_contacts([ContactRow(line=2, address=address, original=address)])
+    row = ContactRow(line=2, address=address, original=address, country=country)
+    await store.import_contacts([row])
     proof = json.dumps({"ip": "192.0.2.1", "text": "Sign me up"})
     await store.record_consent(
         [
@@ -141,6 +143,7 @@ async def test_get_shows_choices_and_changes_nothing(site: Site) -> None:
     assert status == 200
     assert_secure_headers(headers)
     assert '<html lang="en">' in text and '<form method="post">' in text
+    assert headers["Content-Language"] == "en"
     assert ADDRESS in text and "Example Shop" in text
     for topic in ("newsletter", "offers"):
         assert f'value="{topic}"' in text and f"emails about “{topic}”</label>" in text

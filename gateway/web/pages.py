@@ -32,6 +32,8 @@ button.secondary{background:#fff;color:#1d4ed8}
 button:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 .notice{background:#ecfdf5;border-left:4px solid #047857;padding:.5rem .75rem}
 .hint{color:#3f3f46;margin:.25rem 0}
+.langs{margin:1.5rem 0 0;padding-top:.75rem;border-top:1px solid #e4e4e7;font-size:.9375rem}
+.langs a{margin-right:.75rem;color:#1d4ed8}
 """
 
 
@@ -43,10 +45,11 @@ def page(
     css: str = "",
     header: str = "",
     headers: Mapping[str, str] | None = None,
+    lang: str = "en",
 ) -> web.Response:
-    """A whole page; `body`, `header` and `css` must already be escaped HTML."""
+    """A whole page in language `lang`; `body`, `header` and `css` must already be escaped."""
     html = (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{escape(lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="robots" content="noindex"><title>{escape(title)}</title>'
         f"<style>{CSS}{css}</style></head><body>{header}<main><h1>{escape(title)}</h1>\n"
@@ -57,5 +60,5 @@ def page(
         text=html,
         content_type="text/html",
         charset="utf-8",
-        headers={**SECURITY_HEADERS, **(headers or {})},
+        headers={**SECURITY_HEADERS, "Content-Language": lang, **(headers or {})},
     )
