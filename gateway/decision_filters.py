@@ -10,8 +10,16 @@ from gateway.store.records import DecisionQuery
 from gateway.timefmt import parse_time
 
 FILTERS = (
-    "since", "until", "action", "reason", "recipient", "purpose", "jurisdiction", "sender",
-    "phase", "message_id",
+    "since",
+    "until",
+    "action",
+    "reason",
+    "recipient",
+    "purpose",
+    "jurisdiction",
+    "sender",
+    "phase",
+    "message_id",
 )
 
 

@@ -26,8 +26,9 @@ class Api:
 
     async def call(self, method: str, path: str, status: int, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {TOKEN}", **kwargs.pop("headers", {})}
-        async with self.session.request(method, self.base + path, headers=headers,
-                                        **kwargs) as reply:
+        async with self.session.request(
+            method, self.base + path, headers=headers, **kwargs
+        ) as reply:
             body = await reply.json()
             assert reply.status == status, body
             assert reply.content_type == "application/json"
@@ -50,10 +51,12 @@ def send(port: int, recipient: str) -> tuple[int, bytes]:
         try:
             client.sendmail("news@shop.example", [recipient], MARKETING)
         except smtplib.SMTPDataError as exc:
-            return exc.smtp_code, exc.smtp_error
+            code, text = exc.smtp_code, exc.smtp_error
         except smtplib.SMTPRecipientsRefused as exc:
-            return exc.recipients[recipient]
-    return 250, b""
+            code, text = exc.recipients[recipient]
+        else:
+            return 250, b""
+    return code, text if isinstance(text, bytes) else text.encode()
 
 
 async def test_without_token_401_and_errors_are_json(api: Api) -> None:
@@ -63,13 +66,35 @@ async def test_without_token_401_and_errors_are_json(api: Api) -> None:
             assert "error" in await reply.json()
     await api.call("GET", "/nowhere", 404)
     await api.call("PATCH", "/suppressions", 405)
-    await api.call("POST", "/suppressions", 415, data="email=x", headers={
-        "Content-Type": "application/x-www-form-urlencoded"})
-    await api.call("POST", "/suppressions", 400, data="{", headers={
-        "Content-Type": "application/json"})
+    await api.call(
+        "POST",
+        "/suppressions",
+        415,
+        data="email=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    await api.call(
+        "POST", "/suppressions", 400, data="{", headers={"Content-Type": "application/json"}
+    )
     await api.call("POST", "/suppressions", 413, json={"email": "x" * 70_000})
     await api.call("GET", "/contacts/nobody@example.com", 404)
     await api.call("GET", "/contacts/not-an-address", 400)
+
+
+async def test_bad_filters_answer_400_not_500(api: Api) -> None:
+    for path, params in (
+        ("/decisions", {"since": "soon"}),
+        ("/decisions", {"until": "x"}),
+        ("/stats", {"since": "soon"}),
+        ("/decisions", {"colour": "blue"}),
+        ("/decisions", {"order": "sideways"}),
+        ("/decisions", {"cursor": "x"}),
+        ("/decisions", {"limit": "0"}),
+    ):
+        await api.call("GET", path, 400, params=params)
+    assert (await api.call("GET", "/stats", 200, params={"since": "2025"}))["since"] == (
+        "2025-01-01T00:00:00.000Z"
+    )
 
 
 async def test_disabled_without_admin_token(gateway_factory: Any, upstream: Any) -> None:
@@ -82,21 +107,27 @@ async def test_disabled_without_admin_token(gateway_factory: Any, upstream: Any)
 
 
 async def test_consent_round_trip_through_smtp(gw: Any, api: Api) -> None:
-    contact = await api.call("PUT", f"/contacts/{ADDRESS}", 201,
-                             json={"country": "IE", "source": "signup-form"})
+    contact = await api.call(
+        "PUT", f"/contacts/{ADDRESS}", 201, json={"country": "IE", "source": "signup-form"}
+    )
     assert (contact["address"], contact["country"]) == (CANONICAL, "ie")
     await api.call("PUT", f"/contacts/{ADDRESS}", 200, json={"last_engaged_at": "2026-01-02"})
     await api.call("PUT", f"/contacts/{ADDRESS}", 400, json={"colour": "blue"})
     await api.call("POST", f"/contacts/{ADDRESS}/consents", 400, json={"topic": "newsletter"})
-    granted = await api.call("POST", f"/contacts/{ADDRESS}/consents", 201,
-                             json={"topic": "newsletter", "proof": PROOF})
+    granted = await api.call(
+        "POST", f"/contacts/{ADDRESS}/consents", 201, json={"topic": "newsletter", "proof": PROOF}
+    )
     assert [c["topic"] for c in granted["consents"]] == ["newsletter"]
     await api.call("POST", f"/contacts/{ADDRESS}/consents/newsletter/confirm", 200)
 
     sent = await asyncio.to_thread(send, gw.smtp_port, ADDRESS)
     assert sent == (250, b""), sent[1].decode()
-    await api.call("POST", f"/contacts/{ADDRESS}/consents/newsletter/withdraw", 200,
-                   json={"source": "support-ticket"})
+    await api.call(
+        "POST",
+        f"/contacts/{ADDRESS}/consents/newsletter/withdraw",
+        200,
+        json={"source": "support-ticket"},
+    )
     await api.call("POST", f"/contacts/{ADDRESS}/consents/newsletter/withdraw", 409)
     code, text = await asyncio.to_thread(send, gw.smtp_port, ADDRESS)
     assert code == 550 and b"consent-withdrawn" in text
@@ -108,9 +139,10 @@ async def test_consent_round_trip_through_smtp(gw: Any, api: Api) -> None:
     await gw.writer.flush()
     seen, cursor, pages = [], None, 0
     while True:
-        params = {"recipient": CANONICAL, "phase": "data", "limit": "1"}
-        page = await api.call("GET", "/decisions", 200,
-                              params={**params, **({"cursor": cursor} if cursor else {})})
+        params = {"recipient": ADDRESS, "phase": "data", "limit": "1"}
+        page = await api.call(
+            "GET", "/decisions", 200, params={**params, **({"cursor": cursor} if cursor else {})}
+        )
         seen += page["decisions"]
         pages += 1
         cursor = page["next_cursor"]
@@ -118,11 +150,29 @@ async def test_consent_round_trip_through_smtp(gw: Any, api: Api) -> None:
             break
     assert pages == 2
     assert [(d["action"], d["basis"] or d["reason"]) for d in seen] == [
-        ("deny", "consent-withdrawn"), ("allow", "consent")
+        ("deny", "consent-withdrawn"),
+        ("allow", "consent"),
     ]
-    assert set(seen[0]) == {"id", "time", "instance", "session_id", "message_id", "client",
-                            "auth_user", "sender", "recipient", "purpose", "topic",
-                            "jurisdiction", "phase", "action", "basis", "reason", "rule", "cite"}
+    assert set(seen[0]) == {
+        "id",
+        "time",
+        "instance",
+        "session_id",
+        "message_id",
+        "client",
+        "auth_user",
+        "sender",
+        "recipient",
+        "purpose",
+        "topic",
+        "jurisdiction",
+        "phase",
+        "action",
+        "basis",
+        "reason",
+        "rule",
+        "cite",
+    }
     stats = await api.call("GET", "/stats", 200)
     assert stats["decisions"]["reason"]["consent-withdrawn"] == 1
 
@@ -136,10 +186,10 @@ async def test_suppressions_add_list_remove(api: Api) -> None:
     first = await api.call("GET", "/suppressions", 200, params={"limit": "1"})
     assert [s["email"] for s in first["suppressions"]] == ["bob@example.org"]
     rest = await api.call("GET", "/suppressions", 200, params={"cursor": first["next_cursor"]})
-    assert [(s["email"], s["scope"]) for s in rest["suppressions"]] == [
-        ("carl@example.org", "all")]
-    removed = await api.call("DELETE", "/suppressions/bob@example.org", 200,
-                             params={"scope": "newsletter"})
+    assert [(s["email"], s["scope"]) for s in rest["suppressions"]] == [("carl@example.org", "all")]
+    removed = await api.call(
+        "DELETE", "/suppressions/bob@example.org", 200, params={"scope": "newsletter"}
+    )
     assert removed["removed"] == 1
     await api.call("DELETE", "/suppressions/bob@example.org", 404)
 
@@ -154,8 +204,9 @@ async def test_forget_leaves_no_address_in_clear(
     await gw.writer.flush()
     assert holders(tmp_path / "gatekeeper.db", CANONICAL) == []  # the refusal names the hash
     await api.call("PUT", f"/contacts/{ADDRESS}", 409, json={"country": "ie"})
-    await api.call("POST", f"/contacts/{ADDRESS}/consents", 409,
-                   json={"topic": "newsletter", "proof": PROOF})
+    await api.call(
+        "POST", f"/contacts/{ADDRESS}/consents", 409, json={"topic": "newsletter", "proof": PROOF}
+    )
     await api.call("GET", f"/contacts/{ADDRESS}/proof", 404)
 
 
@@ -168,8 +219,9 @@ async def test_forget_covers_delivery_rows_of_a_mixed_case_address(
 
 async def forget_after_delivery(gw: Any, api: Api, upstream: Any, sent_to: str) -> None:
     await api.call("PUT", f"/contacts/{ADDRESS}", 201, json={"country": "ie"})
-    await api.call("POST", f"/contacts/{ADDRESS}/consents", 201,
-                   json={"topic": "newsletter", "proof": PROOF})
+    await api.call(
+        "POST", f"/contacts/{ADDRESS}/consents", 201, json={"topic": "newsletter", "proof": PROOF}
+    )
     sent = await asyncio.to_thread(send, gw.smtp_port, sent_to)
     assert sent == (250, b""), sent[1].decode()
     await asyncio.to_thread(upstream.handler.wait_for, 1)
@@ -188,8 +240,9 @@ def holders(path: Path, address: str) -> list[str]:
             columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
             for column in columns:
                 for (value,) in db.execute(f"SELECT {column} FROM {table}"):
-                    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(
-                        value)
+                    text = (
+                        value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                    )
                     if address in text.lower():
                         found.append(f"{table}.{column}")
     return sorted(set(found))
@@ -200,8 +253,15 @@ async def test_openapi_document(api: Api) -> None:
         assert reply.status == 200
         document = await reply.json()
     assert document["openapi"].startswith("3.")
-    assert {"/contacts/{email}", "/contacts/{email}/proof", "/contacts/{email}/consents",
-            "/contacts/{email}/consents/{topic}/confirm",
-            "/contacts/{email}/consents/{topic}/withdraw", "/suppressions",
-            "/suppressions/{email}", "/decisions", "/stats"} <= set(document["paths"])
+    assert {
+        "/contacts/{email}",
+        "/contacts/{email}/proof",
+        "/contacts/{email}/consents",
+        "/contacts/{email}/consents/{topic}/confirm",
+        "/contacts/{email}/consents/{topic}/withdraw",
+        "/suppressions",
+        "/suppressions/{email}",
+        "/decisions",
+        "/stats",
+    } <= set(document["paths"])
     assert set(document["paths"]["/contacts/{email}"]) >= {"get", "put", "delete"}

@@ -15,9 +15,10 @@ MESSAGE = b"From: app@example.com\r\nTo: a@example.org\r\nSubject: receipt\r\n\r
 
 
 async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    async with aiohttp.ClientSession() as session, session.get(
-        f"http://127.0.0.1:{port}/metrics"
-    ) as reply:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/metrics") as reply,
+    ):
         assert reply.status == 200
         assert reply.content_type == "text/plain"
         text = await reply.text()
@@ -29,9 +30,10 @@ async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
 
 
 async def get_json(port: int, path: str) -> tuple[int, Any]:
-    async with aiohttp.ClientSession() as session, session.get(
-        f"http://127.0.0.1:{port}{path}"
-    ) as reply:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}{path}") as reply,
+    ):
         return reply.status, await reply.json()
 
 
@@ -50,9 +52,16 @@ async def test_counters_move_with_traffic(gateway_factory: Any, upstream: Any) -
     after = await scrape(gw.http_port)
     assert after[("gatekeeper_smtp_sessions_total", ())] == 1
     # a transactional stream: decided at RCPT, and those decisions stand at DATA
-    allowed = ("gatekeeper_decisions_total", (
-        ("action", "allow"), ("jurisdiction", "eu"), ("phase", "rcpt"),
-        ("purpose", "transactional"), ("reason", "")))
+    allowed = (
+        "gatekeeper_decisions_total",
+        (
+            ("action", "allow"),
+            ("jurisdiction", "eu"),
+            ("phase", "rcpt"),
+            ("purpose", "transactional"),
+            ("reason", ""),
+        ),
+    )
     assert after[allowed] == 2
     assert after[("gatekeeper_delivery_attempts_total", (("outcome", "delivered"),))] == 2
     assert after[("gatekeeper_upstream_send_seconds_count", ())] >= 1

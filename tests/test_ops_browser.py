@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from playwright.async_api import expect
 
-from gateway.smtp.auth import hash_password
+from gateway.passwords import hash_password
 from tests.test_decisions_e2e import MARKETING, seed
 
 TOKEN = "ops-token-for-tests-0123456789"
@@ -48,7 +48,8 @@ async def test_sign_in_filter_and_open_a_decision(
 
     await page.goto(f"{base}/ops/")
     await expect(page.get_by_role("img")).to_have_attribute(
-        "aria-label", re.compile(r"1 allowed and 1 refused"))
+        "aria-label", re.compile(r"1 allowed and 1 refused")
+    )
     await shot(page, "decisions")
     await page.get_by_label("Reason").select_option("no-consent")
     await page.get_by_role("button", name="Filter").click()
@@ -75,8 +76,11 @@ async def test_ops_users_csrf_and_disabled(gateway_factory: Any, upstream: Any) 
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(f"{base}/ops/", allow_redirects=False) as reply:
             assert reply.status == 303 and reply.headers["Location"].startswith("/ops/login")
-        async with http.post(f"{base}/ops/login", data={"name": "dpo", "secret": "s3cret pass"},
-                             allow_redirects=False) as reply:
+        async with http.post(
+            f"{base}/ops/login",
+            data={"name": "dpo", "secret": "s3cret pass"},
+            allow_redirects=False,
+        ) as reply:
             assert reply.status == 403  # no CSRF value from the login page
         async with http.get(f"{base}/ops/login") as reply:
             csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', await reply.text())
@@ -99,7 +103,8 @@ async def test_ops_users_csrf_and_disabled(gateway_factory: Any, upstream: Any) 
             assert reply.status == 403
 
     plain = await gateway_factory(upstream.url)
-    async with aiohttp.ClientSession() as http, http.get(
-        f"http://127.0.0.1:{plain.http_port}/ops/"
-    ) as reply:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{plain.http_port}/ops/") as reply,
+    ):
         assert reply.status == 503 and "http.admin_token" in await reply.text()

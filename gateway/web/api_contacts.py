@@ -26,15 +26,21 @@ from gateway.web.api_request import (
 )
 
 CONTACT_FIELDS = (
-    "country", "source", "last_engaged_at", "customer_kind", "last_purchase_at",
-    "purchase_categories", "objected_scopes",
+    "country",
+    "source",
+    "last_engaged_at",
+    "customer_kind",
+    "last_purchase_at",
+    "purchase_categories",
+    "objected_scopes",
 )
 
 
 async def get_contact(request: web.Request) -> web.Response:
     ctx = context(request)
-    return web.json_response(contact_json(await existing(ctx, address_of(
-        request.match_info["email"]))))
+    return web.json_response(
+        contact_json(await existing(ctx, address_of(request.match_info["email"])))
+    )
 
 
 async def get_proof(request: web.Request) -> web.Response:
@@ -51,8 +57,9 @@ async def put_contact(request: web.Request) -> web.Response:
     data = await body(request)
     unknown = sorted(set(data) - set(CONTACT_FIELDS))
     if unknown:
-        raise ApiError(400, f"unknown field(s) {', '.join(unknown)}; known: "
-                            f"{', '.join(CONTACT_FIELDS)}")
+        raise ApiError(
+            400, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(CONTACT_FIELDS)}"
+        )
     record: dict[str, str | None] = {"email": email}
     record |= {k: csv_text(k, v) for k, v in data.items()}
     record.setdefault("source", "api")
@@ -93,7 +100,11 @@ async def grant_consent(request: web.Request) -> web.Response:
         raise ApiError(400, "proof is required: an object such as {ip, user_agent, form, text}")
     await refuse_erased(ctx, address)
     event = ConsentEvent(
-        address, topic, "grant", time_field(data, "at"), text_field(data, "source", "api"),
+        address,
+        topic,
+        "grant",
+        time_field(data, "at"),
+        text_field(data, "source", "api"),
         json.dumps(evidence, ensure_ascii=False),
     )
     await ctx.store.record_consent([event])
@@ -121,7 +132,11 @@ async def change_consent(request: web.Request, kind: str) -> web.Response:
         raise ApiError(409, f"the consent for {topic!r} is already withdrawn")
     evidence = data.get("proof")
     event = ConsentEvent(
-        address, topic, kind, time_field(data, "at"), text_field(data, "source", "api"),
+        address,
+        topic,
+        kind,
+        time_field(data, "at"),
+        text_field(data, "source", "api"),
         json.dumps(evidence, ensure_ascii=False) if evidence else "",
     )
     await ctx.store.record_consent([event])

@@ -29,21 +29,31 @@ async def list_suppressions(request: web.Request) -> web.Response:
     if after is not None and len(after) != 3:
         raise ApiError(400, "cursor: use the next_cursor of the previous page")
     entries = await ctx.store.suppressions(
-        address_of(email) if email else None, limit=limit, after=after,
+        address_of(email) if email else None,
+        limit=limit,
+        after=after,
     )
     more = len(entries) == limit and not email
     last = entries[-1] if entries else None
-    return web.json_response({
-        "suppressions": [suppression_json(s) for s in entries],
-        # opaque to clients; tabs appear in no address, scope or reason
-        "next_cursor": "\t".join((last.address, last.scope, last.reason)) if more and last
-        else None,
-    })
+    return web.json_response(
+        {
+            "suppressions": [suppression_json(s) for s in entries],
+            # opaque to clients; tabs appear in no address, scope or reason
+            "next_cursor": "\t".join((last.address, last.scope, last.reason))
+            if more and last
+            else None,
+        }
+    )
 
 
 def suppression_json(entry: SuppressionEntry) -> dict[str, str]:
-    return {"email": entry.address, "scope": entry.scope, "reason": entry.reason,
-            "source": entry.source, "created_at": entry.created_at}
+    return {
+        "email": entry.address,
+        "scope": entry.scope,
+        "reason": entry.reason,
+        "source": entry.source,
+        "created_at": entry.created_at,
+    }
 
 
 async def add_suppression(request: web.Request) -> web.Response:
@@ -53,8 +63,11 @@ async def add_suppression(request: web.Request) -> web.Response:
     if reason not in MANUAL_SUPPRESSION_REASONS:
         raise ApiError(400, f"reason must be one of {', '.join(MANUAL_SUPPRESSION_REASONS)}")
     entry = SuppressionEntry(
-        address_of(text_field(data, "email")), scope_of(text_field(data, "scope", "all")),
-        reason, text_field(data, "source", "api"), iso_now(),
+        address_of(text_field(data, "email")),
+        scope_of(text_field(data, "scope", "all")),
+        reason,
+        text_field(data, "source", "api"),
+        iso_now(),
     )
     added = await ctx.store.suppress([entry])
     return web.json_response(suppression_json(entry), status=201 if added else 200)
@@ -84,22 +97,27 @@ async def list_decisions(request: web.Request) -> web.Response:
     if cursor:
         if not cursor.isdigit():
             raise ApiError(400, "cursor must be a next_cursor value")
-        search.before, search.after = (int(cursor), None) if search.newest_first else (
-            None, int(cursor))
+        search.before, search.after = (
+            (int(cursor), None) if search.newest_first else (None, int(cursor))
+        )
     rows = await context(request).store.decisions(search)
     page = rows[:limit]
-    return web.json_response({
-        "decisions": [decision.public() for _, decision in page],
-        "next_cursor": str(page[-1][0]) if len(rows) > limit else None,
-    })
+    return web.json_response(
+        {
+            "decisions": [decision.public() for _, decision in page],
+            "next_cursor": str(page[-1][0]) if len(rows) > limit else None,
+        }
+    )
 
 
 async def stats(request: web.Request) -> web.Response:
     ctx = context(request)
     search = filters({k: v for k, v in request.query.items() if k == "since"})
     counts = await ctx.store.decision_counts(search.since)
-    return web.json_response({
-        "since": search.since,
-        "decisions": {column: dict(rows) for column, rows in counts.items()},
-        "queue": {"recipients": len(await ctx.store.spool_list())},
-    })
+    return web.json_response(
+        {
+            "since": search.since,
+            "decisions": {column: dict(rows) for column, rows in counts.items()},
+            "queue": {"recipients": len(await ctx.store.spool_list())},
+        }
+    )

@@ -32,8 +32,13 @@ def consents_as_of(
         consent = state.get(event.topic)
         if event.kind in GRANTS:
             consent = state.setdefault(event.topic, dict.fromkeys(CONSENT_COLUMNS))
-            consent.update(topic=event.topic, granted_at=event.at, withdrawn_at=None,
-                           source=event.source, proof=event.proof)
+            consent.update(
+                topic=event.topic,
+                granted_at=event.at,
+                withdrawn_at=None,
+                source=event.source,
+                proof=event.proof,
+            )
         elif consent is None:
             continue
         elif event.kind == "confirm":

@@ -30,18 +30,24 @@ def contact_paths() -> dict[str, Any]:
         "/contacts/{email}": {
             "parameters": [email],
             "get": op("A contact: consents, relationships, suppressions"),
-            "put": op("Create or update a contact (fields as the CSV import columns)",
-                      request_body=obj(*CONTACT_FIELDS), created=True),
+            "put": op(
+                "Create or update a contact (fields as the CSV import columns)",
+                request_body=obj(*CONTACT_FIELDS),
+                created=True,
+            ),
             "delete": op("Erase the address (GDPR art. 17), keeping a keyed hash suppressed"),
         },
         "/contacts/{email}/proof": {
-            "parameters": [email], "get": op("Full consent history with proof")},
+            "parameters": [email],
+            "get": op("Full consent history with proof"),
+        },
         "/contacts/{email}/consents": {
             "parameters": [email],
-            "post": op("Grant consent for a topic; proof is required",
-                       request_body=obj("topic", "proof", "source", "at",
-                                        required=("topic", "proof")),
-                       created=True),
+            "post": op(
+                "Grant consent for a topic; proof is required",
+                request_body=obj("topic", "proof", "source", "at", required=("topic", "proof")),
+                created=True,
+            ),
         },
         "/contacts/{email}/consents/{topic}/confirm": {
             "parameters": [email, topic],
@@ -56,38 +62,54 @@ def contact_paths() -> dict[str, Any]:
 
 def list_paths() -> dict[str, Any]:
     email = param("email", "path", "Address (any case; stored canonical)")
-    decision_params = [param(name, "query", f"Filter as `gatekeeper log --{name}`", False)
-                       for name in FILTERS]
-    decision_params += [param("limit", "query", f"1..{PAGE_MAX}, default {PAGE_DEFAULT}", False),
-                        param("cursor", "query", "next_cursor of the previous page", False),
-                        param("order", "query", "desc (default, newest first) or asc", False)]
+    decision_params = [
+        param(name, "query", f"Filter as `gatekeeper log --{name}`", False) for name in FILTERS
+    ]
+    decision_params += [
+        param("limit", "query", f"1..{PAGE_MAX}, default {PAGE_DEFAULT}", False),
+        param("cursor", "query", "next_cursor of the previous page", False),
+        param("order", "query", "desc (default, newest first) or asc", False),
+    ]
     return {
         "/suppressions": {
-            "get": op("Suppressions ordered by address",
-                      params=[param("email", "query", "Only this address", False),
-                              param("limit", "query", f"1..{PAGE_MAX}", False),
-                              param("cursor", "query", "next_cursor of the previous page",
-                                    False)]),
-            "post": op("Suppress an address for a scope",
-                       request_body=obj("email", "scope", "reason", "source", required=("email",)),
-                       created=True),
+            "get": op(
+                "Suppressions ordered by address",
+                params=[
+                    param("email", "query", "Only this address", False),
+                    param("limit", "query", f"1..{PAGE_MAX}", False),
+                    param("cursor", "query", "next_cursor of the previous page", False),
+                ],
+            ),
+            "post": op(
+                "Suppress an address for a scope",
+                request_body=obj("email", "scope", "reason", "source", required=("email",)),
+                created=True,
+            ),
         },
         "/suppressions/{email}": {
             "parameters": [email],
-            "delete": op("Lift suppressions", params=[param("scope", "query",
-                                                            "Only this scope", False)]),
+            "delete": op(
+                "Lift suppressions", params=[param("scope", "query", "Only this scope", False)]
+            ),
         },
-        "/decisions": {"get": op("Decisions, newest first, keyset paged",
-                                 params=decision_params)},
-        "/stats": {"get": op("Decision counts by action, reason, purpose, jurisdiction, "
-                             "phase; queue size",
-                             params=[param("since", "query", "ISO time or 2h, 7d", False)])},
+        "/decisions": {"get": op("Decisions, newest first, keyset paged", params=decision_params)},
+        "/stats": {
+            "get": op(
+                "Decision counts by action, reason, purpose, jurisdiction, phase; queue size",
+                params=[param("since", "query", "ISO time or 2h, 7d", False)],
+            )
+        },
     }
 
 
 def param(name: str, where: str, description: str, required: bool = True) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required or where == "path",
-            "description": description, "schema": {"type": "string"}}
+    return {
+        "name": name,
+        "in": where,
+        "required": required or where == "path",
+        "description": description,
+        "schema": {"type": "string"},
+    }
 
 
 def obj(*names: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -108,9 +130,13 @@ def op(
     responses: dict[str, Any] = {"200": {"description": "OK"}}
     if created:
         responses["201"] = {"description": "Created"}
-    for status, text in (("400", "Bad request"), ("401", "No or wrong token"),
-                         ("404", "Not found"), ("409", "Conflict (e.g. an erased address)"),
-                         ("503", "API disabled: no http.admin_token")):
+    for status, text in (
+        ("400", "Bad request"),
+        ("401", "No or wrong token"),
+        ("404", "Not found"),
+        ("409", "Conflict (e.g. an erased address)"),
+        ("503", "API disabled: no http.admin_token"),
+    ):
         responses[status] = {"description": text, "content": error_ref}
     operation: dict[str, Any] = {"summary": summary, "responses": responses}
     if request_body is not None:

@@ -48,7 +48,7 @@ def chart(rows: Sequence[Decision], since: str, until: str | None, capped: bool)
             allowed[index] += 1
         elif d.action == "deny":
             refused[index] += 1
-    note = f"<p class=\"hint\">From the newest {CHART_ROWS:,} decisions only.</p>" if capped else ""
+    note = f'<p class="hint">From the newest {CHART_ROWS:,} decisions only.</p>' if capped else ""
     return bars(allowed, refused, start, span) + note
 
 

@@ -46,16 +46,31 @@ def contact_body(
         parts.append("<p>No contact record and no suppression.</p>")
     else:
         parts += [
-            dl([("as given", view.original), ("country", view.country or ""),
-                ("source", view.source or ""), ("created", view.created_at or ""),
-                ("last engaged", view.last_engaged_at or "")]),
-            "<h3>Consents</h3>", consent_table(view.consents),
+            dl(
+                [
+                    ("as given", view.original),
+                    ("country", view.country or ""),
+                    ("source", view.source or ""),
+                    ("created", view.created_at or ""),
+                    ("last engaged", view.last_engaged_at or ""),
+                ]
+            ),
+            "<h3>Consents</h3>",
+            consent_table(view.consents),
             "<h3>Customer relationships</h3>",
-            table(["kind", "last at", "categories"],
-                  [[r.get("kind") or "", r.get("last_at") or "", r.get("categories") or ""]
-                   for r in view.relationships]) if view.relationships else "<p>None.</p>",
-            "<h3>Suppressions</h3>", suppression_table(view.suppressions),
-            "<h3>Consent history</h3>", event_table(view.events),
+            table(
+                ["kind", "last at", "categories"],
+                [
+                    [r.get("kind") or "", r.get("last_at") or "", r.get("categories") or ""]
+                    for r in view.relationships
+                ],
+            )
+            if view.relationships
+            else "<p>None.</p>",
+            "<h3>Suppressions</h3>",
+            suppression_table(view.suppressions),
+            "<h3>Consent history</h3>",
+            event_table(view.events),
         ]
     parts += ["<h3>Last decisions</h3>", decisions_table(recent)]
     return "".join(parts)
@@ -66,9 +81,28 @@ async def queue_page(request: web.Request, session: Session) -> web.StreamRespon
     if not entries:
         return ops_page(200, "Queue", "<p>The queue is empty.</p>", session)
     body = f"<p>{len(entries)} recipient(s) waiting.</p>" + table(
-        ["queue id", "received", "sender", "recipient", "attempts", "next try", "last reply",
-         "bytes"],
-        [[e.id, from_epoch(e.received_at), e.sender, e.recipient, str(e.attempts),
-          from_epoch(e.next_attempt), e.last_reply, str(e.size)] for e in entries],
+        [
+            "queue id",
+            "received",
+            "sender",
+            "recipient",
+            "attempts",
+            "next try",
+            "last reply",
+            "bytes",
+        ],
+        [
+            [
+                e.id,
+                from_epoch(e.received_at),
+                e.sender,
+                e.recipient,
+                str(e.attempts),
+                from_epoch(e.next_attempt),
+                e.last_reply,
+                str(e.size),
+            ]
+            for e in entries
+        ],
     )
     return ops_page(200, "Queue", body, session)

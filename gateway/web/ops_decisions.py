@@ -38,17 +38,21 @@ async def decisions_page(request: web.Request, session: Session) -> web.StreamRe
     since = search.since or str(parse_time(DEFAULT_RANGE))
     counts = await ctx.store.decision_counts(since)
     chart_rows, capped = await chart_sample(ctx, search, since)
-    body = "".join([
-        filter_form(params),
-        '<div class="cols"><section><h2>Allowed and refused over time</h2>',
-        chart(chart_rows, since, search.until, capped),
-        f"</section><section><h2>Counts by reason since {escape(since)}</h2>",
-        table(["reason", "decisions"], [[r or "(none: allowed)", str(n)]
-                                        for r, n in counts.get("reason", [])]),
-        "</section></div><h2>Decisions</h2>",
-        decisions_table(rows),
-        paging(params, older, newer),
-    ])
+    body = "".join(
+        [
+            filter_form(params),
+            '<div class="cols"><section><h2>Allowed and refused over time</h2>',
+            chart(chart_rows, since, search.until, capped),
+            f"</section><section><h2>Counts by reason since {escape(since)}</h2>",
+            table(
+                ["reason", "decisions"],
+                [[r or "(none: allowed)", str(n)] for r, n in counts.get("reason", [])],
+            ),
+            "</section></div><h2>Decisions</h2>",
+            decisions_table(rows),
+            paging(params, older, newer),
+        ]
+    )
     return ops_page(200, "Decisions", body, session)
 
 
@@ -88,10 +92,12 @@ def filter_form(params: Mapping[str, str]) -> str:
     def choice(name: str, label: str, options: Iterable[str]) -> str:
         current = params.get(name, "")
         items = "".join(
-            f'<option{" selected" if o == current else ""}>{escape(o)}</option>' for o in options
+            f"<option{' selected' if o == current else ''}>{escape(o)}</option>" for o in options
         )
-        return f'<label>{label}<select name="{name}"><option value="">any</option>{items}' \
-               "</select></label>"
+        return (
+            f'<label>{label}<select name="{name}"><option value="">any</option>{items}'
+            "</select></label>"
+        )
 
     return (
         '<form method="get" action="/ops/" aria-label="Filter decisions"><div class="filters">'
@@ -130,8 +136,12 @@ async def decision_page(request: web.Request, session: Session) -> web.StreamRes
     body = (
         dl(fields)
         + f"<h2>What was known about the recipient at {escape(decision.time)}</h2>"
-        + (as_of(view, decision.time) if view else "<p>No contact record or suppression "
-           "is held for this address now (never known, or erased).</p>")
+        + (
+            as_of(view, decision.time)
+            if view
+            else "<p>No contact record or suppression "
+            "is held for this address now (never known, or erased).</p>"
+        )
     )
     return ops_page(200, f"Decision {decision.id}", body, session)
 
@@ -142,9 +152,13 @@ def as_of(view: ContactView, moment: str) -> str:
     events = [e for e in view.events if e.at <= moment]
     suppressions = [s for s in view.suppressions if s.created_at <= moment]
     return (
-        "<h3>Consents</h3>" + consent_table(consents_as_of(events))
-        + "<h3>Suppressions</h3>" + suppression_table(suppressions)
-        + "<h3>Consent events up to then</h3>" + event_table(events)
-        + "<p>" + link("/ops/contacts?" + urlencode({"email": view.address}),
-                       "The contact as it is now") + "</p>"
+        "<h3>Consents</h3>"
+        + consent_table(consents_as_of(events))
+        + "<h3>Suppressions</h3>"
+        + suppression_table(suppressions)
+        + "<h3>Consent events up to then</h3>"
+        + event_table(events)
+        + "<p>"
+        + link("/ops/contacts?" + urlencode({"email": view.address}), "The contact as it is now")
+        + "</p>"
     )

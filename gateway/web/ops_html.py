@@ -44,9 +44,7 @@ class Session:
     csrf: str
 
 
-def ops_page(
-    status: int, title: str, body: str, session: Session | None = None
-) -> web.Response:
+def ops_page(status: int, title: str, body: str, session: Session | None = None) -> web.Response:
     return page(status, title, body, css=OPS_CSS, header=navigation(session))
 
 

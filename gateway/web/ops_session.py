@@ -69,8 +69,9 @@ def set_cookie(
     response: web.Response, ctx: WebContext, name: str, value: str, max_age: int
 ) -> None:
     secure = ctx.config.http.public_url.startswith("https:")
-    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Strict",
-                        secure=secure, path="/ops")
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="Strict", secure=secure, path="/ops"
+    )
 
 
 def signed_in(handler: SessionHandler) -> Handler:
@@ -124,7 +125,8 @@ def login_form(
     target = safe_next(request.query.get("next", ""))
     body = (
         (error_box(problem) if problem else "")
-        + '<form method="post" action="/ops/login?' + escape(urlencode({"next": target}))
+        + '<form method="post" action="/ops/login?'
+        + escape(urlencode({"next": target}))
         + f'"><input type="hidden" name="csrf" value="{sign(key, "login", nonce)}">'
         '<p><label for="name">User name</label><br><input id="name" name="name" '
         'autocomplete="username"></p><p class="hint">Leave it empty to sign in with the '
