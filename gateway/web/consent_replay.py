@@ -1,6 +1,6 @@
 """A contact's consents as they stood at a moment, replayed from its append-only history.
 
-The rules are the store's own (`CONSENT_STATE` in gateway/store/sql.py, applied as each
+The rules are the store's own (its `CONSENT_STATE` statements, applied as each
 event is recorded): a grant or resubscribe sets `granted_at`, `source` and `proof` and lifts
 a withdrawal; a confirm sets `double_opt_in_at`; a withdraw or unsubscribe sets
 `withdrawn_at`; an objection is a suppression, not a consent change; a confirm or withdraw
