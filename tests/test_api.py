@@ -137,17 +137,7 @@ async def test_consent_round_trip_through_smtp(gw: Any, api: Api) -> None:
     assert '"Send me news"' in proof["history"][0]["proof"]
 
     await gw.writer.flush()
-    seen, cursor, pages = [], None, 0
-    while True:
-        params = {"recipient": ADDRESS, "phase": "data", "limit": "1"}
-        page = await api.call(
-            "GET", "/decisions", 200, params={**params, **({"cursor": cursor} if cursor else {})}
-        )
-        seen += page["decisions"]
-        pages += 1
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen, pages = await all_pages(api, {"recipient": ADDRESS, "phase": "data", "limit": "1"})
     assert pages == 2
     assert [(d["action"], d["basis"] or d["reason"]) for d in seen] == [
         ("deny", "consent-withdrawn"),
@@ -175,6 +165,21 @@ async def test_consent_round_trip_through_smtp(gw: Any, api: Api) -> None:
     }
     stats = await api.call("GET", "/stats", 200)
     assert stats["decisions"]["reason"]["consent-withdrawn"] == 1
+
+
+async def all_pages(api: Api, params: dict[str, str]) -> tuple[list[Any], int]:
+    """Every decision the filters match, following next_cursor; and the pages it took."""
+    seen: list[Any] = []
+    cursor = None
+    for pages in range(1, 100):
+        page = await api.call(
+            "GET", "/decisions", 200, params={**params, **({"cursor": cursor} if cursor else {})}
+        )
+        seen += page["decisions"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen, pages
+    raise AssertionError("next_cursor never ran out")
 
 
 async def test_suppressions_add_list_remove(api: Api) -> None:
