@@ -62,6 +62,10 @@ class Writer:
     async def spool(self, message: SpoolMessage) -> None:
         """Returns once the message is durable; raises if the commit failed."""
         self._batch.messages.append(message)
+        await self.written()
+
+    async def written(self) -> None:
+        """Returns once everything handed in so far is committed; raises if that failed."""
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._kick()
@@ -106,14 +110,15 @@ class Writer:
                 await asyncio.sleep(self._window)
             batch, waiters = self._batch, self._waiters
             self._batch, self._waiters = WriteBatch(), []
-            if batch:
+            if batch or waiters:
                 await self._commit(batch, waiters)
             if not self._batch:
                 self._idle.set()
 
     async def _commit(self, batch: WriteBatch, waiters: list[asyncio.Future[None]]) -> None:
         try:
-            await self._store.commit(batch)
+            if batch:  # a waiter on an empty batch waits only for the commits before it
+                await self._store.commit(batch)
         except Exception as exc:  # the store is down: the sessions answer 451, nothing is lost
             log.exception("store commit failed (%d messages)", len(batch.messages))
             for waiter in waiters:

@@ -21,6 +21,7 @@ import aiosmtplib
 from gateway.addresses import canonical
 from gateway.audit import Audit
 from gateway.delivery.dsn import report_message
+from gateway.delivery.forgotten import ErasedSince
 from gateway.delivery.outbox import deliver_to_outbox
 from gateway.delivery.upstream import UpstreamPool, UpstreamTarget, send
 from gateway.metrics import Metrics
@@ -76,6 +77,7 @@ class Delivery:
         workers: int,
         retry: RetryPolicy,
         hostname: str,
+        erasure_key: bytes,
         poll_interval: float = 1.0,
         metrics: Metrics | None = None,
     ) -> None:
@@ -92,6 +94,7 @@ class Delivery:
         self._workers = workers
         self._poll_interval = poll_interval
         self._tasks: list[asyncio.Task[None]] = []
+        self.erased_since = ErasedSince(store, writer, erasure_key)
         self._upstream_timer = (
             metrics.upstream_latency.time if metrics is not None else contextlib.nullcontext
         )
@@ -110,6 +113,9 @@ class Delivery:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.erased_since.settled(), max(deadline - time.monotonic(), 1))
+        await self.erased_since.stop()
         if self._pool is not None:
             await self._pool.close()
 
@@ -195,6 +201,8 @@ class Delivery:
         if bounced and message.sender:  # never report on a report (null sender)
             # committed with the bounce itself, delivered like any message
             self._writer.spool_later(report_message(message, bounced, self._hostname, now))
+        # A forget may have run while the message was in memory (delivery.forgotten).
+        self.erased_since.note([*(r.address for r in message.recipients), message.sender])
 
     async def _send_outbox(
         self, message: SpoolMessage, recipients: list[SpoolRecipient], content: bytes
