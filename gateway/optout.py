@@ -19,20 +19,23 @@ ALL = "all"
 
 
 async def leave(
-    store: Store, audit: Audit, address: str, scopes: Iterable[str], source: str,
+    store: Store,
+    audit: Audit,
+    address: str,
+    scopes: Iterable[str],
+    source: str,
     evidence: str,
 ) -> list[str]:
-    """Suppress the scopes; returns those that were not suppressed already."""
+    """Suppress the scopes; returns those that were not suppressed already. The
+    suppressions and their consent events are one transaction: a crash keeps both or neither."""
     now = iso_now()
-    new = [
-        scope
-        for scope in scopes
-        if await store.suppress([SuppressionEntry(address, scope, UNSUBSCRIBED, source, now)])
-    ]
+    scopes = list(dict.fromkeys(scopes))
+    added = await store.opt_out(
+        [SuppressionEntry(address, scope, UNSUBSCRIBED, source, now) for scope in scopes],
+        [ConsentEvent(address, scope, "unsubscribe", now, source, evidence) for scope in scopes],
+    )
+    new = [entry.scope for entry in added]
     if new:
-        await store.record_consent(
-            [ConsentEvent(address, scope, "unsubscribe", now, source, evidence) for scope in new]
-        )
         audit.record([unsubscribe_decision(address, scope, now, source) for scope in new])
     return new
 

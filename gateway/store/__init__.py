@@ -80,12 +80,21 @@ class Store(Protocol):
         """Add suppressions (an existing address+scope+reason is kept); returns how many
         were new."""
 
+    async def opt_out(
+        self, entries: Sequence[SuppressionEntry], events: Sequence[ConsentEvent]
+    ) -> list[SuppressionEntry]:
+        """Add suppressions and, in the same transaction, the consent events of those that
+        were new (an event goes with the entry of its address whose scope is its topic);
+        returns the new entries. A crash keeps both or neither."""
+
     async def unsuppress(
         self, address: str, scope: str | None = None, reason: str | None = None
     ) -> int: ...
 
     async def suppressions(
-        self, address: str | None = None, limit: int = 1000,
+        self,
+        address: str | None = None,
+        limit: int = 1000,
         after: tuple[str, str, str] | None = None,
     ) -> list[SuppressionEntry]:
         """Ordered by address, scope, reason; `after` = (address, scope, reason) of the last

@@ -1,5 +1,8 @@
 """PostgreSQL engine (asyncpg): the store for several gateway instances sharing one database.
 
+Its part of the dialect layer: a connection pool, `$n` placeholders, key lists as array
+parameters, and the spool claim below.
+
 Every instance claims due spool recipients by leasing them (next_attempt moved to now + lease)
 inside a transaction that locks the claimed messages with FOR UPDATE SKIP LOCKED, so
 concurrent claimers take disjoint messages instead of waiting on each other.
@@ -7,32 +10,19 @@ concurrent claimers take disjoint messages instead of waiting on each other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 
 from gateway.store import StoreError
-from gateway.store.postgres_consent import PostgresConsent, affected
-from gateway.store.records import (
-    Decision,
-    DecisionQuery,
-    QueueEntry,
-    SpoolMessage,
-    WriteBatch,
-)
+from gateway.store.consent import ConsentSide
+from gateway.store.dialect import POSTGRESQL, Connection, affected, numbered
+from gateway.store.records import SpoolMessage
 from gateway.store.schema import render
-from gateway.store.sql import (
-    SPOOL_LIST,
-    SPOOL_MESSAGE_COLUMNS,
-    SPOOL_RECIPIENT_COLUMNS,
-    count_queries,
-    decision_from_row,
-    decisions_sql,
-    numbered,
-    queue_entry_from_row,
-    spool_messages,
-    write_batch_statements,
-)
+from gateway.store.spool import SpoolSide
+from gateway.store.sql import SPOOL_MESSAGE_COLUMNS, SPOOL_RECIPIENT_COLUMNS, spool_messages
 
 MIGRATION_LOCK = 0x6761_7465_6B65_6570
 """pg_advisory_xact_lock key ("gatekeep"): instances starting together migrate one at a time."""
@@ -60,7 +50,26 @@ LEASE = (
 MESSAGES = f"SELECT {SPOOL_MESSAGE_COLUMNS} FROM spool_message WHERE id = ANY($1::text[])"
 
 
-class PostgresStore(PostgresConsent):
+class PostgresConnection:
+    """Connection over an asyncpg connection: `?` numbered as `$1…$n`, row counts read from
+    the command status."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return affected(await self._conn.execute(numbered(sql), *params))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._conn.executemany(numbered(sql), rows)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        return list(await self._conn.fetch(numbered(sql), *params))
+
+
+class PostgresStore(SpoolSide, ConsentSide):
+    dialect = POSTGRESQL
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._pool: asyncpg.Pool | None = None
@@ -87,10 +96,18 @@ class PostgresStore(PostgresConsent):
     async def ping(self) -> None:
         await self.pool.fetchval("SELECT 1")
 
-    async def commit(self, batch: WriteBatch) -> None:
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
         async with self.pool.acquire() as conn, conn.transaction():
-            for sql, rows in write_batch_statements(batch):
-                await conn.executemany(numbered(sql), rows)
+            yield PostgresConnection(conn)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Connection]:
+        async with self.pool.acquire() as conn:
+            yield PostgresConnection(conn)
+
+    async def lookup_rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        return list(await self.pool.fetch(numbered(sql), *params))
 
     async def spool_claim(self, now: float, lease: float, limit: int) -> list[SpoolMessage]:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -98,44 +115,12 @@ class PostgresStore(PostgresConsent):
             if not ids:
                 return []
             recipients = await conn.fetch(DUE_RECIPIENTS, ids, now)
-            await conn.execute(LEASE, now + lease, [r[0] for r in recipients],
-                               [r[1] for r in recipients])
+            await conn.execute(
+                LEASE, now + lease, [r[0] for r in recipients], [r[1] for r in recipients]
+            )
             claimed = list(dict.fromkeys(r[0] for r in recipients))
             messages = await conn.fetch(MESSAGES, claimed) if claimed else []
         return spool_messages(recipients, messages)
-
-    async def spool_release(self, now: float) -> int:
-        status = await self.pool.execute(
-            "UPDATE spool_recipient SET next_attempt = $1 WHERE next_attempt > $1", now
-        )
-        return affected(status)
-
-    async def spool_list(self) -> list[QueueEntry]:
-        return [queue_entry_from_row(r) for r in await self.pool.fetch(SPOOL_LIST)]
-
-    async def spool_retry(self, ids: Sequence[str], now: float) -> int:
-        if ids:
-            status = await self.pool.execute(
-                "UPDATE spool_recipient SET next_attempt = $1 WHERE message_id = ANY($2::text[])",
-                now, list(ids),
-            )
-        else:
-            status = await self.pool.execute("UPDATE spool_recipient SET next_attempt = $1", now)
-        return affected(status)
-
-    async def decisions(self, query: DecisionQuery) -> list[tuple[int, Decision]]:
-        sql, params = decisions_sql(query, "$")
-        rows = await self.pool.fetch(sql, *params)
-        return [(row[0], decision_from_row(row[1:])) for row in rows]
-
-    async def decision_counts(self, since: str | None = None) -> dict[str, list[tuple[str, int]]]:
-        params = [since] if since else []
-        async with self.pool.acquire() as conn:
-            return {
-                column: [(str(value), int(count)) for value, count in
-                         await conn.fetch(sql, *params)]
-                for column, sql in count_queries(since, "$").items()
-            }
 
 
 async def migrate(conn: asyncpg.Connection) -> None:

@@ -83,9 +83,14 @@ class Who:
 
     def decision(self, **fields: str) -> Decision:
         return Decision(
-            time=iso_now(), session_id=self.session_id, message_id=self.message_id,
-            client=self.client, auth_user=self.auth_user, sender=self.sender,
-            queue_id=self.queue_id, **fields,
+            time=iso_now(),
+            session_id=self.session_id,
+            message_id=self.message_id,
+            client=self.client,
+            auth_user=self.auth_user,
+            sender=self.sender,
+            queue_id=self.queue_id,
+            **fields,
         )
 
 

@@ -1,30 +1,34 @@
-"""SQLite engine (aiosqlite): the embedded default. WAL, so readers never block the writer."""
+"""SQLite engine (aiosqlite): the embedded default. WAL, so readers never block the writer.
+
+Its part of the dialect layer: one writer connection behind a lock (BEGIN IMMEDIATE per
+transaction), one reader, the synchronous look-up connection for recipient facts, and a
+spool claim that needs no row locks because one process owns the file.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from gateway.store import StoreError
-from gateway.store.records import Decision, DecisionQuery, QueueEntry, SpoolMessage, WriteBatch
+from gateway.store.consent import ConsentSide
+from gateway.store.dialect import SQLITE, Connection, marks
+from gateway.store.records import SpoolMessage
 from gateway.store.schema import render
-from gateway.store.sql import (
-    SPOOL_LIST,
-    SPOOL_MESSAGE_COLUMNS,
-    SPOOL_RECIPIENT_COLUMNS,
-    count_queries,
-    decision_from_row,
-    decisions_sql,
-    marks,
-    queue_entry_from_row,
-    spool_messages,
-    write_batch_statements,
+from gateway.store.spool import SpoolSide
+from gateway.store.sql import SPOOL_MESSAGE_COLUMNS, SPOOL_RECIPIENT_COLUMNS, spool_messages
+
+DUE_RECIPIENTS = (
+    f"SELECT {SPOOL_RECIPIENT_COLUMNS} FROM spool_recipient WHERE message_id IN"
+    " (SELECT message_id FROM spool_recipient WHERE next_attempt <= ?"
+    " GROUP BY message_id ORDER BY min(next_attempt) LIMIT ?) AND next_attempt <= ?"
 )
-from gateway.store.sqlite_consent import SqliteConsent
 
 
 def sqlite_path(url: str) -> str:
@@ -35,7 +39,27 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteStore(SqliteConsent):
+class SqliteConnection:
+    """Connection over an aiosqlite connection; SQLite takes `?` as it is."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        async with self._db.execute(sql, params) as cur:
+            return cur.rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._db.executemany(sql, rows)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        async with self._db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+
+class SqliteStore(SpoolSide, ConsentSide):
+    dialect = SQLITE
+
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
         self.url = url
         self.path = sqlite_path(url)
@@ -52,8 +76,8 @@ class SqliteStore(SqliteConsent):
         await self._migrate(self._writer)
         self._reader = await self._connect()
         # Per-recipient look-ups are single indexed reads of a few microseconds: cheaper on
-        # the event loop than the thread hop aiosqlite would make. WAL readers never wait
-        # for the writer.
+        # the event loop than the thread hop aiosqlite would make (docs/performance.md).
+        # WAL readers never wait for the writer.
         self._lookup = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lookup.execute("PRAGMA query_only = ON")
 
@@ -100,24 +124,33 @@ class SqliteStore(SqliteConsent):
             raise StoreError("store is not open")
         return self._reader
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """The writer connection inside BEGIN IMMEDIATE .. COMMIT (ROLLBACK on any error)."""
+        async with self._lock:
+            db = self.writer
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteConnection(db)
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Connection]:
+        yield SqliteConnection(self.reader)
+
+    async def lookup_rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        return self.lookup.execute(sql, params).fetchall()
+
     async def ping(self) -> None:
         async with self.reader.execute("SELECT 1") as cur:
             await cur.fetchone()
 
-    async def commit(self, batch: WriteBatch) -> None:
-        async with self._transaction() as db:
-            for sql, rows in write_batch_statements(batch):
-                await db.executemany(sql, rows)
-
     async def spool_claim(self, now: float, lease: float, limit: int) -> list[SpoolMessage]:
-        async with self._transaction() as db:
-            async with db.execute(
-                f"SELECT {SPOOL_RECIPIENT_COLUMNS} FROM spool_recipient WHERE message_id IN"
-                " (SELECT message_id FROM spool_recipient WHERE next_attempt <= ?"
-                " GROUP BY message_id ORDER BY min(next_attempt) LIMIT ?) AND next_attempt <= ?",
-                (now, limit, now),
-            ) as cur:
-                recipients = list(await cur.fetchall())
+        async with self.transaction() as db:
+            recipients = await db.fetch(DUE_RECIPIENTS, (now, limit, now))
             ids = list(dict.fromkeys(r[0] for r in recipients))
             if not ids:
                 return []
@@ -126,46 +159,9 @@ class SqliteStore(SqliteConsent):
                 f" ({marks(len(ids))}) AND next_attempt <= ?",
                 (now + lease, *ids, now),
             )
-            async with db.execute(
+            messages = await db.fetch(
                 f"SELECT {SPOOL_MESSAGE_COLUMNS} FROM spool_message"
                 f" WHERE id IN ({marks(len(ids))})",
                 ids,
-            ) as cur:
-                messages = list(await cur.fetchall())
-        return spool_messages(recipients, messages)
-
-    async def spool_release(self, now: float) -> int:
-        async with self._lock:
-            cur = await self.writer.execute(
-                "UPDATE spool_recipient SET next_attempt = ? WHERE next_attempt > ?", (now, now)
             )
-            return cur.rowcount
-
-    async def spool_list(self) -> list[QueueEntry]:
-        return [queue_entry_from_row(r) for r in await self._rows(SPOOL_LIST)]
-
-    async def spool_retry(self, ids: Sequence[str], now: float) -> int:
-        async with self._lock:
-            if ids:
-                cur = await self.writer.execute(
-                    "UPDATE spool_recipient SET next_attempt = ?"
-                    f" WHERE message_id IN ({marks(len(ids))})",
-                    (now, *ids),
-                )
-            else:
-                cur = await self.writer.execute(
-                    "UPDATE spool_recipient SET next_attempt = ?", (now,)
-                )
-            return cur.rowcount
-
-    async def decisions(self, query: DecisionQuery) -> list[tuple[int, Decision]]:
-        rows = await self._rows(*decisions_sql(query, "?"))
-        return [(row[0], decision_from_row(row[1:])) for row in rows]
-
-    async def decision_counts(self, since: str | None = None) -> dict[str, list[tuple[str, int]]]:
-        return {
-            column: [(str(value), int(count)) for value, count in await self._rows(
-                sql, [since] if since else []
-            )]
-            for column, sql in count_queries(since, "?").items()
-        }
+        return spool_messages(recipients, messages)

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
-import pytest
 
 from gateway.store.records import DecisionQuery
 from tests.conftest import Upstream, wait_until
-from tests.test_store import fresh_database
 
 MESSAGE = (
     b"From: App <app@example.com>\r\n"
@@ -23,11 +20,6 @@ MESSAGE = (
     b"\r\n"
     b"Thank you for your order.\r\n"
 )
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    yield from fresh_database()
 
 
 def send(port: int) -> dict[str, Any]:
@@ -47,14 +39,14 @@ async def test_message_is_delivered_and_decision_stored(
     async def delivered() -> bool:
         await gw.writer.flush()
         rows = await gw.store.decisions(DecisionQuery(phase="delivery"))
-        return [(d.recipient, d.reason) for _, d in rows] == [("someone@example.org",
-                                                               "delivered")]
+        return [(d.recipient, d.reason) for _, d in rows] == [("someone@example.org", "delivered")]
 
     await wait_until(delivered)
     conn = await asyncpg.connect(pg_url)
     try:
-        stored = await conn.fetch("SELECT recipient, action, reason FROM decision"
-                                  " WHERE phase = 'delivery'")
+        stored = await conn.fetch(
+            "SELECT recipient, action, reason FROM decision WHERE phase = 'delivery'"
+        )
         spooled = await conn.fetchval("SELECT count(*) FROM spool_recipient")
     finally:
         await conn.close()

@@ -1,0 +1,54 @@
+"""The spool and the decision log over any engine (claims are the engine's own)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.store.dialect import Engine
+from gateway.store.records import Decision, DecisionQuery, QueueEntry, WriteBatch
+from gateway.store.sql import (
+    SPOOL_LIST,
+    count_queries,
+    decision_from_row,
+    decisions_sql,
+    queue_entry_from_row,
+    write_batch_statements,
+)
+
+
+class SpoolSide(Engine):
+    async def commit(self, batch: WriteBatch) -> None:
+        async with self.transaction() as db:
+            for sql, rows in write_batch_statements(batch):
+                await db.executemany(sql, rows)
+
+    async def spool_release(self, now: float) -> int:
+        async with self.transaction() as db:
+            return await db.execute(
+                "UPDATE spool_recipient SET next_attempt = ? WHERE next_attempt > ?", (now, now)
+            )
+
+    async def spool_list(self) -> list[QueueEntry]:
+        async with self.reading() as db:
+            return [queue_entry_from_row(r) for r in await db.fetch(SPOOL_LIST)]
+
+    async def spool_retry(self, ids: Sequence[str], now: float) -> int:
+        sql, params = "UPDATE spool_recipient SET next_attempt = ?", [now]
+        if ids:
+            keys, params = self.dialect.key_list(ids)
+            sql, params = f"{sql} WHERE message_id IN ({keys})", [now, *params]
+        async with self.transaction() as db:
+            return await db.execute(sql, params)
+
+    async def decisions(self, query: DecisionQuery) -> list[tuple[int, Decision]]:
+        async with self.reading() as db:
+            rows = await db.fetch(*decisions_sql(query))
+        return [(row[0], decision_from_row(row[1:])) for row in rows]
+
+    async def decision_counts(self, since: str | None = None) -> dict[str, list[tuple[str, int]]]:
+        params = [since] if since else []
+        async with self.reading() as db:
+            return {
+                column: [(str(value), int(count)) for value, count in await db.fetch(sql, params)]
+                for column, sql in count_queries(since).items()
+            }
