@@ -17,7 +17,7 @@ from gateway.accept import Acceptor
 from gateway.audit import Audit
 from gateway.config import Config, ConfigError, is_loopback_host, parse_duration, parse_hostport
 from gateway.decide import Decider
-from gateway.delivery.upstream import UpstreamPool, parse_upstream
+from gateway.delivery.upstream import UpstreamPool, UpstreamTarget, parse_upstream
 from gateway.delivery.worker import Delivery, RetryPolicy
 from gateway.erasure import erasure_key
 from gateway.mailto import Mailbox
@@ -174,12 +174,7 @@ async def _assemble(
     target = parse_upstream(config.upstream.url, config.upstream.username, config.upstream.password)
     if target.scheme == "outbox":
         check_outbox(target.path)
-    try:
-        personalizer = Personalizer.from_config(config, hostname)
-    except (OSError, ValueError) as exc:
-        raise StartupError(
-            f"cannot load dkim.key_file: {os_reason(exc)}", config.dkim.key_file
-        ) from exc
+    personalizer = _personalizer(config, hostname)
     store = await _open_store(config)
     undo.push_async_callback(store.close)
     writer = Writer(store, window=config.delivery.batch_window_ms / 1000)
@@ -187,29 +182,21 @@ async def _assemble(
     undo.push_async_callback(writer.stop)
     metrics = Metrics()
     audit = Audit(writer, instance=hostname, metrics=metrics)
-    pool = None
-    if target.scheme != "outbox":
-        pool = UpstreamPool(
-            target,
-            size=config.upstream.connections,
-            local_hostname=hostname,
-            timeout=config.upstream.timeout,
-            tls_context=upstream_tls(config),
-        )
-    retry = RetryPolicy(
-        initial=config.delivery.retry_initial,
-        maximum=config.delivery.retry_max,
-        max_age=parse_duration(config.delivery.max_age),
-    )
+    key = await erasure_key(store, config)
     delivery = Delivery(
         store,
         writer,
         audit,
         target,
-        pool,
+        _upstream_pool(config, target, hostname),
         workers=config.delivery.workers,
-        retry=retry,
+        retry=RetryPolicy(
+            initial=config.delivery.retry_initial,
+            maximum=config.delivery.retry_max,
+            max_age=parse_duration(config.delivery.max_age),
+        ),
         hostname=hostname,
+        erasure_key=key,
         metrics=metrics,
     )
     # This process owns the spool it finds (SQLite): what a crash left leased is due now.
@@ -219,13 +206,12 @@ async def _assemble(
     undo.push_async_callback(delivery.stop)
     gateway = Gateway(config, store, writer, delivery, hostname, audit, metrics)
     metrics.watch(gateway.sessions, lambda: delivery.backlog)
-    decider = Decider(store, policies, config, await erasure_key(store, config))
     acceptor = Acceptor(
         config=config,
         hostname=hostname,
         writer=writer,
         delivery=delivery,
-        decider=decider,
+        decider=Decider(store, policies, config, key),
         audit=audit,
         personalizer=personalizer,
         mailbox=Mailbox(
@@ -237,6 +223,27 @@ async def _assemble(
         ),
     )
     return gateway, Handler(config.smtp, acceptor)
+
+
+def _personalizer(config: Config, hostname: str) -> Personalizer:
+    try:
+        return Personalizer.from_config(config, hostname)
+    except (OSError, ValueError) as exc:
+        raise StartupError(
+            f"cannot load dkim.key_file: {os_reason(exc)}", config.dkim.key_file
+        ) from exc
+
+
+def _upstream_pool(config: Config, target: UpstreamTarget, hostname: str) -> UpstreamPool | None:
+    if target.scheme == "outbox":
+        return None
+    return UpstreamPool(
+        target,
+        size=config.upstream.connections,
+        local_hostname=hostname,
+        timeout=config.upstream.timeout,
+        tls_context=upstream_tls(config),
+    )
 
 
 async def _close_smtp(gateway: Gateway) -> None:

@@ -16,6 +16,7 @@ from gateway.app import load_configured_policies
 from gateway.classify import Classification, stream_for
 from gateway.config import Config, ConfigError
 from gateway.contacts import RowError, check_scope, read_contacts, read_csv
+from gateway.content import ContentReader
 from gateway.decide import Decider, message_facts
 from gateway.erasure import erased_key, erasure_key
 from gateway.policy import PURPOSES, Verdict, default_policy_dir, describe, lint
@@ -35,6 +36,12 @@ TOPICAL = ("survey", "greeting", "consent-request", "marketing")
 
 
 def register(cmds: Commands) -> None:
+    _register_contacts(cmds)
+    _register_suppress(cmds)
+    _register_tools(cmds)
+
+
+def _register_contacts(cmds: Commands) -> None:
     command = cmds.command
     contacts = cmds.group("contacts", "the consent database")
     imp = command(
@@ -71,6 +78,9 @@ def register(cmds: Commands) -> None:
     forget.add_argument("email")
     command("purge", cmd_purge, "apply retention: old decisions, consents of inactive contacts")
 
+
+def _register_suppress(cmds: Commands) -> None:
+    command = cmds.command
     suppress = cmds.group("suppress", "the suppression list")
     add = command("add", cmd_suppress_add, "suppress an address", parent=suppress)
     add.add_argument("email")
@@ -91,6 +101,9 @@ def register(cmds: Commands) -> None:
     )
     bulk.add_argument("file", type=Path)
 
+
+def _register_tools(cmds: Commands) -> None:
+    command = cmds.command
     check_cmd = command("check", cmd_check, "dry run: the verdict for each recipient and why")
     check_cmd.add_argument("message", type=Path)
     check_cmd.add_argument("--to", nargs="+", required=True, metavar="ADDR")
@@ -264,10 +277,11 @@ async def cmd_check(args: argparse.Namespace, config: Config, store: Store) -> i
     decider = Decider(store, policies, config, await erasure_key(store, config))
     purpose, topic = _stream(config, args.user, args.sender)
     headers = parse_headers(data)
-    classification, findings = classify_message(config, decider, data, headers, purpose, topic)
+    reader = ContentReader.from_config(config)
+    classification, findings = classify_message(config, reader, data, headers, purpose, topic)
     personalizer = Personalizer.from_config(config, config.smtp.hostname or "localhost")
     footer = personalizer.adds_footer(classification.purpose != "transactional", findings)
-    facts = message_facts(classification, headers, decider.as_sent(findings, footer))
+    facts = message_facts(classification, headers, reader.as_sent(findings, footer))
     verdicts = await decider.verdicts(recipients, facts)
     print_check(args.format, classification, verdicts)
     return 0 if all(v.allowed for v in verdicts.values()) else 1

@@ -48,12 +48,21 @@ def verdicts(shown: str) -> dict[tuple[str, str], tuple[str, str]]:
 
 def test_check_prints_verdict_rule_and_citation(gk, tmp_path):
     (tmp_path / "m.eml").write_text(MESSAGE)
-    result = gk("check", str(tmp_path / "m.eml"), "--to", "ann@example.cz", "bob@example.pl",
-                "--format", "json")
+    result = gk(
+        "check",
+        str(tmp_path / "m.eml"),
+        "--to",
+        "ann@example.cz",
+        "bob@example.pl",
+        "--format",
+        "json",
+    )
     assert result.returncode == 1  # someone is refused
     rows = {r["recipient"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert (rows["ann@example.cz"]["action"], rows["ann@example.cz"]["basis"]) == (
-        "allow", "consent")
+        "allow",
+        "consent",
+    )
     bob = rows["bob@example.pl"]
     assert (bob["action"], bob["reason"], bob["jurisdiction"]) == ("deny", "no-consent", "pl")
     assert bob["rule"].startswith("pl.") and "398" in bob["cite"]
@@ -61,8 +70,14 @@ def test_check_prints_verdict_rule_and_citation(gk, tmp_path):
 
 def test_check_follows_the_stream_of_the_sender(gk, tmp_path):
     (tmp_path / "r.eml").write_text("From: receipts@shop.example\r\nSubject: hi\r\n\r\nx\r\n")
-    result = gk("check", str(tmp_path / "r.eml"), "--to", "bob@example.pl", "--from",
-                "receipts@shop.example")
+    result = gk(
+        "check",
+        str(tmp_path / "r.eml"),
+        "--to",
+        "bob@example.pl",
+        "--from",
+        "receipts@shop.example",
+    )
     assert result.returncode == 0
     assert "purpose transactional (stream)" in result.stdout
 

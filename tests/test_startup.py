@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -76,15 +76,15 @@ def world() -> Iterator[Path]:
     shutil.rmtree(path)
 
 
-def config_file(directory: Path, **sections: dict[str, object]) -> Path:
-    base: dict[str, object] = {
+def config_file(directory: Path, **sections: Mapping[str, object]) -> Path:
+    base: dict[str, dict[str, object]] = {
         "smtp": {"listen": "127.0.0.1:0", "hostname": "gw.example"},
         "http": {"listen": "127.0.0.1:0"},
         "store": {"url": f"sqlite:///{directory / 'gk.db'}"},
         "upstream": {"url": f"outbox:{directory / 'outbox'}"},
     }
     for name, values in sections.items():
-        base.setdefault(name, {}).update(values)  # type: ignore[attr-defined]
+        base.setdefault(name, {}).update(values)
     (directory / "outbox").mkdir(exist_ok=True)
     (directory / "outbox").chmod(0o777)
     path = directory / "gatekeeper.toml"
