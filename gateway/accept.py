@@ -16,7 +16,7 @@ from gateway import replies
 from gateway.audit import Audit
 from gateway.classify import Classification, classify, stream_for
 from gateway.config import Config
-from gateway.content import BodyFindings
+from gateway.content import BodyFindings, ContentReader
 from gateway.decide import Decider, decision_record, message_facts
 from gateway.delivery.dsn import report_message
 from gateway.delivery.worker import Delivery
@@ -47,6 +47,7 @@ class Acceptor:
         self._writer = writer
         self._delivery = delivery
         self._decider = decider
+        self._content = ContentReader.from_config(config)
         self._audit = audit
         self._personalizer = personalizer
 
@@ -109,7 +110,7 @@ class Acceptor:
         queue_id = new_id()
         extra, message_id = missing_fields(message, self._hostname)
         classification, content = classify_message(
-            self._config, self._decider, message.data, message.headers, session.purpose,
+            self._config, self._content, message.data, message.headers, session.purpose,
             session.topic,
         )
         commercial = classification.purpose != "transactional"
@@ -117,7 +118,7 @@ class Acceptor:
         who = Who(message.session_id, message.client, message.auth_user, message.sender,
                   message_id, queue_id)
         verdicts, decisions = await self._decide(
-            session, message, classification, self._decider.as_sent(content, footer), who
+            session, message, classification, self._content.as_sent(content, footer), who
         )
         allowed = [a for a in message.recipients if verdicts[a].allowed]
         refused = [a for a in message.recipients if not verdicts[a].allowed]
@@ -230,13 +231,13 @@ class Acceptor:
 
 
 def classify_message(
-    config: Config, decider: Decider, data: bytes, headers: Message,
+    config: Config, reader: ContentReader, data: bytes, headers: Message,
     stream_purpose: str | None, stream_topic: str | None,
 ) -> tuple[Classification, BodyFindings]:
     """The purpose first: transactional mail has no content rules, so its body is never
     parsed, only read as it came for promotional markers, and only when they matter."""
     subject = decoded_header(headers, "Subject")
-    unparsed = decider.content(data, subject)
+    unparsed = reader.read(data, subject)
     classification = classify(
         headers, stream_purpose=stream_purpose, stream_topic=stream_topic,
         promotional=lambda: unparsed.promotional,
@@ -245,7 +246,7 @@ def classify_message(
     )
     if classification.purpose == "transactional":
         return classification, unparsed
-    return classification, decider.content(data, subject, text_parts(data, headers))
+    return classification, reader.read(data, subject, text_parts(data, headers))
 
 
 def _stream_unchanged(session: GatewaySession, classification: Classification) -> bool:

@@ -10,14 +10,12 @@ from email.message import Message
 from gateway.addresses import canonical
 from gateway.classify import Classification
 from gateway.config import Config
-from gateway.content import BodyFindings, Identity, WithFooter, body_findings
 from gateway.erasure import erased_key
 from gateway.policy import MessageFacts, Policy, RecipientFacts, Settings, Verdict, decide
 from gateway.policy.facts import Content
 from gateway.receive import decoded_header
 from gateway.store import Store
 from gateway.store.records import Decision, Who
-from gateway.transform.unsubscribe import TextPart
 
 
 class Decider:
@@ -33,10 +31,6 @@ class Decider:
             sender_jurisdiction=(config.identity.jurisdiction or "").lower() or None,
             inactive_after_days=config.policy.inactive_after_days,
         )
-        self._identity = Identity(
-            config.identity.name, config.identity.registration, config.identity.postal_address
-        )
-        self._unsubscribe_base = config.http.public_url.rstrip("/") + "/u/"
 
     async def facts(
         self, addresses: Sequence[str], known: Mapping[str, RecipientFacts] | None = None
@@ -68,20 +62,6 @@ class Decider:
         """How a decision row names the recipient: an erased one only by its hash."""
         key = canonical(address)
         return erased_key(self._erasure_key, key) if verdict.reason == "erased" else key
-
-    def content(
-        self, data: bytes, subject: str, parts: Sequence[TextPart] | None = None
-    ) -> BodyFindings:
-        """What the body shows as the app sent it, worked out as the rules ask: in `parts`
-        (text_parts), or without them in the bytes read as one text, unparsed (enough for
-        the promotional markers of transactional mail; an encoded body is not looked into).
-        """
-        return body_findings(data, subject, self._identity, self._unsubscribe_base, parts)
-
-    def as_sent(self, findings: BodyFindings, footer: bool) -> Content:
-        """What the body will show once transformed: the content rules judge that. The
-        footer (Personalizer.adds_footer) brings the link and the identity."""
-        return WithFooter(findings, self._identity) if footer else findings
 
 
 def _with_erasure(facts: Mapping[str, RecipientFacts], key: str, hashed: str) -> RecipientFacts:

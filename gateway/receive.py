@@ -12,6 +12,8 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+from gateway.mime import header_block
+
 _HEADERS = BytesHeaderParser(policy=compat32)
 
 
@@ -51,11 +53,6 @@ def decoded_header(headers: Message, name: str) -> str:
         return str(make_header(decode_header(text))).strip()
     except (UnicodeError, LookupError, HeaderParseError):
         return text.strip()
-
-
-def header_block(data: bytes) -> bytes:
-    end = data.find(b"\r\n\r\n")
-    return data if end < 0 else data[: end + 2]
 
 
 def parse_headers(data: bytes) -> Message:
