@@ -77,10 +77,16 @@ class ContentReader:
         self, data: bytes, subject: str, parts: Sequence[TextPart] | None = None
     ) -> BodyFindings:
         """What the body shows as the app sent it, worked out as the rules ask: in `parts`
-        (gateway.mime.text_parts), or without them in the bytes read as one text, unparsed
-        (enough for the promotional markers of transactional mail; an encoded body is not
-        looked into)."""
-        return body_findings(data, subject, self.identity, self.unsubscribe_base, parts)
+        (gateway.mime.text_parts: no object tree of the email package on the hot path), or
+        without them in the bytes read as one text, unparsed (enough for the promotional
+        markers of transactional mail; an encoded body is not looked into)."""
+
+        def texts() -> list[tuple[str, bool]]:
+            if parts is None:
+                return [(data.decode("utf-8", "replace"), False)]
+            return [(part_text(data, part), part.subtype == "html") for part in parts]
+
+        return BodyFindings(texts, subject, self.identity, self.unsubscribe_base, parts)
 
     def as_sent(self, findings: BodyFindings, footer: bool) -> Content:
         """What the body will show once transformed: the content rules judge that. The
@@ -174,25 +180,6 @@ class _Part:
     """The decoded part as written (HTML keeps its tags, for links)."""
     text: str
     """What a reader sees: tags stripped, entities decoded."""
-
-
-def body_findings(
-    data: bytes,
-    subject: str,
-    identity: Identity,
-    unsubscribe_base: str | None,
-    parts: Sequence[TextPart] | None,
-) -> BodyFindings:
-    """The findings of the received bytes, in the text leaves `parts` found by walking the
-    MIME boundaries (text_parts: no object tree of the email package on the hot path), or
-    with None in the whole message read as one plain text."""
-
-    def texts() -> list[tuple[str, bool]]:
-        if parts is None:
-            return [(data.decode("utf-8", "replace"), False)]
-        return [(part_text(data, part), part.subtype == "html") for part in parts]
-
-    return BodyFindings(texts, subject, identity, unsubscribe_base, parts)
 
 
 def _visible(raw: str, is_html: bool) -> str:
