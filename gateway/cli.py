@@ -130,7 +130,8 @@ def require_store(url: str) -> None:
         return
     path = sqlite_path(url)
     if path != ":memory:" and not Path(path).is_file():
-        raise CliError(f"no store at {path} (run gatekeeper serve or contacts import first)")
+        where = os.path.abspath(path)
+        raise CliError(f"no store at {where} (run gatekeeper serve or contacts import first)")
 
 
 def version() -> str:

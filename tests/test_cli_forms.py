@@ -259,3 +259,29 @@ def test_missing_and_unreadable_files(site):
     one_line(
         gatekeeper("--config", str(cwd / "absent.toml"), "log", cwd=cwd), "absent.toml", "not found"
     )
+
+
+def test_readme_forms_with_gatekeeper_toml_in_the_working_directory(tmp_path):
+    """The README's lines verbatim: no --config, ./gatekeeper.toml is read."""
+    (tmp_path / "gatekeeper.toml").write_text('[store]\nurl = "sqlite:///gk.db"\n')
+    (tmp_path / "contacts.csv").write_text(
+        "email,country,consent_topics,consent_at\nalice@example.cz,cz,marketing,2026-01-05\n"
+    )
+    (tmp_path / "message.eml").write_text("From: a@shop.example\nSubject: Receipt\n\nPaid.\n")
+    one_line(gatekeeper("log", cwd=tmp_path), f"no store at {tmp_path / 'gk.db'}")
+    readme = [
+        "gatekeeper contacts import contacts.csv",
+        "gatekeeper contacts show alice@example.cz",
+        "gatekeeper suppress add bob@example.pl --scope marketing --reason objected",
+        "gatekeeper log",
+        "gatekeeper stats --since 7d",
+        "gatekeeper queue list",
+        "gatekeeper policy show cz",
+        "gatekeeper contacts proof alice@example.cz",
+    ]
+    for line in readme:
+        result = gatekeeper(*line.split()[1:], cwd=tmp_path)
+        assert result.returncode == 0, (line, result.stderr)
+    check = gatekeeper("check", "message.eml", "--to", "alice@example.cz", cwd=tmp_path)
+    assert check.returncode in (0, 1) and "Traceback" not in check.stderr
+    assert "alice@example.cz:" in check.stdout
