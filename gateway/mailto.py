@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway import optout
 from gateway.audit import Audit
+from gateway.policy.vocab import UNSUBSCRIBE_MIN_DAYS
 from gateway.receive import Incoming
 from gateway.store import Store
 from gateway.store.records import iso_now
@@ -32,7 +33,7 @@ class Mailbox:
         self._audit = audit
         self._keys = list(keys)
         self._domain = domain.lower()
-        self._max_age = timedelta(days=max(token_days, 60))
+        self._max_age = timedelta(days=max(token_days, UNSUBSCRIBE_MIN_DAYS))
 
     @property
     def enabled(self) -> bool:
@@ -49,8 +50,9 @@ class Mailbox:
         auto = message.header("Auto-Submitted").lower()
         if auto and auto != "no":
             # RFC 3834 §2: automatic replies (vacation notices, ...) must not trigger action.
-            log.info("ignored auto-submitted mail to the unsubscribe address from %s",
-                     message.sender)
+            log.info(
+                "ignored auto-submitted mail to the unsubscribe address from %s", message.sender
+            )
             return
         now = datetime.now(UTC)
         for recipient in recipients:
@@ -64,8 +66,13 @@ class Mailbox:
                 log.info("unusable unsubscribe token by mail from %s: %s", message.sender, exc)
                 continue
             evidence = json.dumps(
-                {"time": iso_now(), "client": message.client, "sender": message.sender,
-                 "message_id": message.message_id}
+                {
+                    "time": iso_now(),
+                    "client": message.client,
+                    "sender": message.sender,
+                    "message_id": message.message_id,
+                }
             )
-            await optout.leave(self._store, self._audit, claims.recipient, [claims.scope],
-                               SOURCE, evidence)
+            await optout.leave(
+                self._store, self._audit, claims.recipient, [claims.scope], SOURCE, evidence
+            )

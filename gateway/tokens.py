@@ -22,9 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from gateway.policy.vocab import UNSUBSCRIBE_MIN_DAYS
+
 DEFAULT_MAX_AGE = timedelta(days=90)
 # CASL s.11(3): the unsubscribe mechanism must stay valid at least 60 days after sending.
-MIN_MAX_AGE = timedelta(days=60)
+MIN_MAX_AGE = timedelta(days=UNSUBSCRIBE_MIN_DAYS)
 
 _VERSION = 1
 _HEAD = struct.Struct(">BIB")  # version, issued_at, scope length
