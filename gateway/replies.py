@@ -23,6 +23,7 @@ RECIPIENT_OK = "250 2.1.5 Recipient OK"
 RECIPIENT_DUPLICATE = "250 2.1.5 Recipient OK (duplicate)"
 UNSUBSCRIBE_ADDRESS_OK = "250 2.1.5 Unsubscribe address OK"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"  # RFC 4954 §6
+AUTH_IN_TRANSACTION = "503 5.5.1 AUTH not permitted during a mail transaction"  # RFC 4954 §4
 # RFC 3463 X.1.7 "bad sender's mailbox address syntax", X.1.3 "bad destination mailbox
 # address syntax"; 553 is RFC 5321's "mailbox name not allowed".
 _BAD_ADDRESS = {"sender": "553 5.1.7", "recipient": "553 5.1.3"}

@@ -9,9 +9,8 @@ the end of data are answered as commands.
 from __future__ import annotations
 
 import asyncio
-import socket
 
-from tests.test_smtp_senders import read_reply
+from tests.support.smtp import converse
 
 BODY = (
     b"From: app@example.com\r\n"
@@ -23,17 +22,6 @@ BODY = (
     b"QUIT\r\n"
     b"..a stuffed dot\r\n"
 )
-
-
-def converse(port: int, writes: list[tuple[bytes, int]]) -> list[bytes]:
-    """Each write sent whole, then as many replies read as it is owed."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        reader = sock.makefile("rb")
-        replies = [read_reply(reader)]
-        for data, owed in writes:
-            sock.sendall(data)
-            replies += [read_reply(reader) for _ in range(owed)]
-        return replies
 
 
 def codes(replies: list[bytes]) -> list[bytes]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import socket
 from email.message import EmailMessage
 
 from gateway.store.records import ConsentEvent, DecisionQuery
+from tests.support.smtp import dialogue
 
 TRANSACTIONAL = (
     b"From: root@localhost\r\n"
@@ -27,27 +27,6 @@ TRANSACTIONAL = (
 def send(port: int, sender: str, recipients: list[str], data: bytes) -> dict:
     with smtplib.SMTP("127.0.0.1", port) as client:
         return client.sendmail(sender, recipients, data)
-
-
-def dialogue(port: int, lines: list[bytes]) -> list[bytes]:
-    """Each command on its own and its whole reply (multi-line replies joined)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        reader = sock.makefile("rb")
-        replies = [read_reply(reader)]
-        for line in lines:
-            sock.sendall(line + b"\r\n")
-            replies.append(read_reply(reader))
-        return replies
-
-
-def read_reply(reader) -> bytes:
-    lines = []
-    while True:
-        line = reader.readline()
-        assert line, "connection closed"
-        lines.append(line.rstrip(b"\r\n"))
-        if line[3:4] != b"-":
-            return b"\n".join(lines)
 
 
 async def test_null_sender_is_relayed_with_an_empty_envelope_sender(upstream, gateway_factory):

@@ -26,16 +26,11 @@ class Authenticator:
         # Checked for unknown names too, so a reply's timing does not tell which names exist.
         self._decoy = hash_password(os.urandom(8).hex())
 
-    def user(self, name: str) -> SmtpUser | None:
-        return self._users.get(name)
-
     async def verify(self, name: str, password: str) -> SmtpUser | None:
         user = self._users.get(name)
         token = hmac.digest(self._key, f"{name}\0{password}".encode(), "sha256")
         remembered = self._verified.get(name)
-        if user is not None and remembered is not None and hmac.compare_digest(
-            remembered, token
-        ):
+        if user is not None and remembered is not None and hmac.compare_digest(remembered, token):
             return user
         encoded = user.password_hash if user is not None else self._decoy
         ok = await asyncio.to_thread(verify_password, password, encoded)

@@ -10,11 +10,12 @@ from aiosmtpd.smtp import SMTP, Envelope
 
 from gateway import replies
 from gateway.accept import Acceptor
-from gateway.addresses import AddressError, check, matches_glob
+from gateway.addresses import AddressError, canonical, check, matches_glob
 from gateway.config import SmtpConfig
 from gateway.receive import Incoming
 from gateway.replies import NULL_SENDER
 from gateway.smtp.server import GatewaySession
+from gateway.transaction import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,11 @@ class Handler:
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow_networks]
 
     async def handle_EHLO(
-        self, server: SMTP, session: GatewaySession, envelope: Envelope, hostname: str,
+        self,
+        server: SMTP,
+        session: GatewaySession,
+        envelope: Envelope,
+        hostname: str,
         responses: list[str],
     ) -> list[str]:
         """aiosmtpd's extensions plus two the listener keeps: ENHANCEDSTATUSCODES (RFC 2034;
@@ -37,14 +42,17 @@ class Handler:
         return [*responses[:-1], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
 
     async def handle_MAIL(
-        self, server: SMTP, session: GatewaySession, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: GatewaySession,
+        envelope: Envelope,
+        address: str,
         options: list[str],
     ) -> str:
         refusal = self._relay_refusal(session)
         if refusal and not self._acceptor.mailbox.enabled:
             return refusal
         # Anyone may write to the unsubscribe address; relaying is refused at RCPT instead.
-        session.relay_refusal = refusal
         if address != NULL_SENDER:
             try:
                 address = check(address)
@@ -56,48 +64,62 @@ class Handler:
         sender = envelope_sender(address)
         user = session.user
         # The null sender names nobody, so no login's allowance can be abused with it.
-        if sender and user is not None and user.allowed_senders and not matches_glob(
-            sender, user.allowed_senders
+        if (
+            sender
+            and user is not None
+            and user.allowed_senders
+            and not matches_glob(sender, user.allowed_senders)
         ):
             return replies.sender_not_allowed(sender, user.name)
-        session.purpose, session.topic = self._acceptor.stream(user, sender)
-        session.rcpt_verdicts, session.rcpt_facts = {}, {}
+        session.transaction = self._acceptor.begin(session, sender, refusal)
         # `<>` stays in the envelope as typed: aiosmtpd takes an empty one for "no MAIL yet".
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return replies.SENDER_OK
 
     async def handle_RCPT(
-        self, server: SMTP, session: GatewaySession, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: GatewaySession,
+        envelope: Envelope,
+        address: str,
         options: list[str],
     ) -> str:
+        transaction = session.transaction
+        assert transaction is not None  # aiosmtpd answers RCPT before MAIL with a 503
         if len(envelope.rcpt_tos) >= self._config.max_recipients:
             return replies.too_many_recipients(self._config.max_recipients)
-        sender = envelope_sender(envelope.mail_from)
         try:
             address = check(address)
+            key = canonical(address)
         except AddressError as exc:
-            if session.relay_refusal:  # an outsider's guesses fill no audit log
-                return session.relay_refusal
+            if transaction.relay_refusal:  # an outsider's guesses fill no audit log
+                return transaction.relay_refusal
             return self._acceptor.invalid_address(
-                session, "recipient", session.typed_path or address, str(exc), sender
+                session,
+                "recipient",
+                session.typed_path or address,
+                str(exc),
+                transaction.sender,
             )
-        if address in envelope.rcpt_tos:
+        if key in transaction.taken:
             return replies.RECIPIENT_DUPLICATE
         if self._acceptor.mailbox.owns(address):
-            envelope.rcpt_tos.append(address)
+            _take(transaction, envelope, key, address)
             return replies.UNSUBSCRIBE_ADDRESS_OK
-        if session.relay_refusal:
-            return session.relay_refusal
-        refusal = await self._acceptor.recipient(session, sender, address)
+        if transaction.relay_refusal:
+            return transaction.relay_refusal
+        refusal = await self._acceptor.recipient(transaction, address)
         if refusal:
             return refusal
-        envelope.rcpt_tos.append(address)
+        _take(transaction, envelope, key, address)
         envelope.rcpt_options.extend(options)
         return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: SMTP, session: GatewaySession, envelope: Envelope) -> str:
-        return await self._acceptor.message(session, _incoming(session, envelope))
+        transaction = session.transaction
+        assert transaction is not None  # GatewaySMTP.smtp_DATA wants a recipient first
+        return await self._acceptor.message(transaction, _incoming(session, envelope))
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session fault: %r", error, exc_info=error)
@@ -123,6 +145,11 @@ def envelope_sender(mail_from: str | None) -> str:
     return "" if not mail_from or mail_from == NULL_SENDER else mail_from
 
 
+def _take(transaction: Transaction, envelope: Envelope, key: str, address: str) -> None:
+    transaction.taken.add(key)
+    envelope.rcpt_tos.append(address)
+
+
 def _peer_host(peer: Any) -> str:
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
@@ -134,7 +161,7 @@ def _incoming(session: GatewaySession, envelope: Envelope) -> Incoming:
     user = session.user
     return Incoming(
         session_id=session.id,
-        client=session.client,
+        client=session.address,
         helo=session.host_name or "",
         auth_user=user.name if user is not None else "",
         tls=session.ssl is not None,

@@ -33,7 +33,9 @@ from aiosmtpd.smtp import (
 from aiosmtpd.smtp import __ident__ as AIOSMTPD_IDENT
 
 from gateway import replies
+from gateway.config import SmtpUser
 from gateway.smtp.auth import Authenticator
+from gateway.transaction import Transaction
 
 END_OF_DATA = b"\r\n.\r\n"
 CHUNK = 256 * 1024
@@ -41,6 +43,7 @@ MAX_LINE = 998
 """RFC 5322 §2.1.1: a line is at most 998 characters, CRLF excluded."""
 
 # RFC 3463 codes for replies written without one (aiosmtpd's own, mostly).
+# fmt: off
 _DEFAULT_ENHANCED = {
     "221": "2.0.0", "235": "2.7.0", "250": "2.0.0", "251": "2.1.5", "252": "2.5.0",
     "421": "4.3.0", "450": "4.2.0", "451": "4.3.0", "452": "4.3.1", "454": "4.7.0",
@@ -48,29 +51,27 @@ _DEFAULT_ENHANCED = {
     "530": "5.7.0", "534": "5.7.9", "535": "5.7.8", "538": "5.7.11", "550": "5.0.0",
     "552": "5.3.4", "553": "5.1.3", "554": "5.0.0", "555": "5.5.4",
 }
+# fmt: on
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
 _SIMPLE_PATH = re.compile(r"\s*<([^<>\s\"\\(),;:@]+@[^<>\s\"\\(),;:@]+)>(.*)", re.S)
 _PENDING = "pending-verification"
 
 
 class GatewaySession(Session):
-    """aiosmtpd's Session plus an id that ties the session's decisions together."""
+    """aiosmtpd's Session as the pipeline's `Client`, holding the transaction under way."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
         self.id = uuid.uuid4().hex[:16]
-        self.user: Any = None
-        self.purpose: str | None = None
-        self.topic: str | None = None
-        self.relay_refusal: str | None = None
+        """Ties the session's decisions together."""
+        self.user: SmtpUser | None = None
+        self.transaction: Transaction | None = None
+        """Begun by an accepted MAIL (Handler.handle_MAIL), ended with the envelope."""
         self.typed_path = ""
         """The last MAIL or RCPT path as the client typed it (GatewaySMTP._getaddr)."""
-        # This transaction's recipients allowed at RCPT: their verdicts and the facts behind.
-        self.rcpt_verdicts: dict[str, Any] = {}
-        self.rcpt_facts: dict[str, Any] = {}
 
     @property
-    def client(self) -> str:
+    def address(self) -> str:
         """`host:port` of the peer, `[v6]:port` for IPv6."""
         peer = self.peer
         if isinstance(peer, tuple) and len(peer) >= 2:
@@ -156,9 +157,7 @@ class GatewaySMTP(SMTP):
             name[5:]: getattr(self, name) for name in _method_names(type(self), "smtp_")
         }
 
-    def _bind_auth_methods(
-        self, handler: Any, excluded: Iterable[str]
-    ) -> dict[str, _AuthMechAttr]:
+    def _bind_auth_methods(self, handler: Any, excluded: Iterable[str]) -> dict[str, _AuthMechAttr]:
         methods = {
             _mechanism(name, method): _AuthMechAttr(method, obj is self)
             for obj in (self, handler)
@@ -176,6 +175,12 @@ class GatewaySMTP(SMTP):
 
     def _create_session(self) -> Session:
         return GatewaySession(self.loop)
+
+    def _set_post_data_state(self) -> None:
+        """A new envelope (after DATA, at RSET, HELO/EHLO, STARTTLS) ends the transaction."""
+        super()._set_post_data_state()
+        if isinstance(self.session, GatewaySession):
+            self.session.transaction = None
 
     # -- replies ---------------------------------------------------------------------------
     async def push(self, status: str) -> None:  # type: ignore[override]
@@ -220,6 +225,15 @@ class GatewaySMTP(SMTP):
         return address, rest
 
     # -- AUTH ------------------------------------------------------------------------------
+    @syntax("AUTH <mechanism>")
+    async def smtp_AUTH(self, arg: str) -> None:
+        # RFC 4954 §4 (aiosmtpd lets it through): no AUTH within a mail transaction, so the
+        # login a transaction began under is the one its decisions name.
+        if self.envelope is not None and self.envelope.mail_from:
+            await self.push(replies.AUTH_IN_TRANSACTION)
+            return
+        await super().smtp_AUTH(arg)
+
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
         # aiosmtpd calls this synchronously; the slow hash check happens in _verified.
         return AuthResult(success=False, handled=False, message=_PENDING, auth_data=auth_data)
