@@ -83,9 +83,15 @@ class SqliteStore(SpoolSide, ConsentSide):
 
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute(f"PRAGMA synchronous={self._synchronous}")
-        await db.execute("PRAGMA busy_timeout=10000")
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute(f"PRAGMA synchronous={self._synchronous}")
+            await db.execute("PRAGMA busy_timeout=10000")
+        except BaseException:
+            # Not yet held by the store, so close() would miss it: its thread (not a
+            # daemon) would keep the process alive after the fault was reported.
+            await db.close()
+            raise
         return db
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
