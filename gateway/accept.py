@@ -202,7 +202,7 @@ class Acceptor:
         transaction: Transaction,
     ) -> None:
         """With `policy.refusal_report`, the sender learns of recipients refused while the
-        others were accepted (DESIGN §2), by the same RFC 3464 report as a bounce."""
+        others were accepted (docs/design.md §2), by the same RFC 3464 report as a bounce."""
         if not spooled.sender or not self._config.policy.refusal_report:
             return
         failed = [
@@ -230,8 +230,9 @@ class Acceptor:
         who: Who,
     ) -> tuple[dict[str, Verdict], dict[str, Decision]]:
         """Every recipient decided on the whole message; a row for each decision that is
-        new, i.e. not the RCPT decision standing (DESIGN §2: decided again where DATA made
-        the purpose stricter, or where the content rules refuse)."""
+        new, i.e. not the RCPT decision standing (docs/design.md §2: decided again where DATA
+        made the purpose stricter or changed the topic, noted something, or where the
+        content rules refuse)."""
         facts = message_facts(classification, message.headers, content)
         known = await self._decider.facts(message.recipients, transaction.facts)
         verdicts = self._decider.decide(known, facts)
@@ -259,7 +260,7 @@ class Acceptor:
         verdicts: dict[str, Verdict],
         decisions: dict[str, Decision],
     ) -> str | None:
-        """The 550 for the whole message, or None when it goes ahead (DESIGN §2)."""
+        """The 550 for the whole message, or None when it goes ahead (docs/design.md §2)."""
         allowed = total - len(refused)
         if not refused or (allowed and self._config.policy.partial == "accept"):
             return None

@@ -1,4 +1,5 @@
-"""Address checks and the canonical form that keys contacts and suppressions (DESIGN §4)."""
+"""Address checks and the canonical form that keys contacts, suppressions and the recipients
+of one envelope (docs/design.md §4)."""
 
 from __future__ import annotations
 

@@ -32,6 +32,10 @@ ADDRESS_RULE = "smtp.address.syntax"
 ADDRESS_CITE = "RFC 5321 §4.1.2; RFC 5322 §3.4.1"
 
 # -- DATA ------------------------------------------------------------------------------------
+NEED_RCPT = "503 5.5.1 Error: need RCPT command"
+DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
+START_DATA = "354 End data with <CR><LF>.<CR><LF>"
+DATA_OK = "250 2.0.0 OK"
 UNSUBSCRIBE_RECEIVED = "250 2.0.0 Unsubscribe request received"
 FAULT = "451 4.3.0 Temporary gateway fault, please try again later"
 """The gateway's own faults are 4xx: the client keeps the message and tries again."""

@@ -35,7 +35,7 @@ class Client(Protocol):
 
 @dataclass(slots=True, eq=False)
 class Transaction:
-    """What MAIL and RCPT worked out, read again at DATA (DESIGN §2)."""
+    """What MAIL and RCPT worked out, read again at DATA (docs/design.md §2)."""
 
     client: Client
     sender: str

@@ -270,12 +270,12 @@ class GatewaySMTP(SMTP):
             return
         assert self.envelope is not None
         if not self.envelope.rcpt_tos:
-            await self.push("503 5.5.1 Error: need RCPT command")
+            await self.push(replies.NEED_RCPT)
             return
         if arg:
-            await self.push("501 5.5.4 Syntax: DATA")
+            await self.push(replies.DATA_SYNTAX)
             return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        await self.push(replies.START_DATA)
         data, size = await self._read_data()
         problem = data_problem(data, size, self.data_size_limit)
         if problem:
@@ -286,7 +286,7 @@ class GatewaySMTP(SMTP):
         self.envelope.content = self.envelope.original_content = data
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
-        await self.push("250 2.0.0 OK" if status is None else status)
+        await self.push(replies.DATA_OK if status is None else status)
 
     async def _read_data(self) -> tuple[bytes | None, int]:
         """Bytes up to the end-of-data mark, dot-unstuffed (RFC 5321 §4.5.2), and their size.
