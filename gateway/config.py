@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config_paths import anchor_paths
+from gateway.policy.vocab import COMBINE_MODES, PURPOSES
 
 ENV_PREFIX = "GATEKEEPER_"
 DEFAULT_FILE = "gatekeeper.toml"
@@ -191,7 +192,7 @@ class Config:
 
 CHOICES: Mapping[str, tuple[str, ...]] = {
     "policy.partial": ("accept", "reject"),
-    "policy.combine": ("recipient", "strictest"),
+    "policy.combine": COMBINE_MODES,
     "store.synchronous": ("FULL", "NORMAL"),
     "logging.format": ("text", "json"),
     "logging.level": ("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -240,11 +241,39 @@ def _reason(exc: Exception) -> str:
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """`GATEKEEPER_<SECTION>__<KEY>` sets one key of a table; a list of tables such as
+    `[[streams]]` is set whole by `GATEKEEPER_STREAMS` (it has no one key to set)."""
+    lists = _list_sections()
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name or name == "GATEKEEPER_CONFIG":
+        if not name.startswith(ENV_PREFIX) or name == "GATEKEEPER_CONFIG":
             continue
-        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        raw.setdefault(section, {})[key] = _env_value(value)
+        section, nested, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section in lists:
+            raw[section] = _env_list(name, value, nested)
+        elif nested and isinstance(raw.setdefault(section, {}), dict):
+            raw[section][key] = _env_value(value)
+        # else: not a table in the file either; _build names the file's fault
+
+
+def _list_sections() -> set[str]:
+    hints = typing.get_type_hints(Config)
+    return {name for name, hint in hints.items() if typing.get_origin(hint) is list}
+
+
+def _env_list(name: str, text: str, nested: str) -> list[Any]:
+    section = name[len(ENV_PREFIX) :].partition("__")[0]
+    example = f'{ENV_PREFIX}{section}=\'[{{sender = "a@shop.example", purpose = "marketing"}}]\''
+    if nested:
+        raise ConfigError(
+            f"{name}: {section.lower()} is a list of tables, set as a whole: "
+            f"{ENV_PREFIX}{section} as a TOML array of inline tables ({example})"
+        )
+    value = _env_value(text)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ConfigError(
+            f"{name}: {section.lower()} must be a TOML array of inline tables ({example})"
+        )
+    return value
 
 
 def _env_value(text: str) -> Any:
@@ -265,6 +294,10 @@ def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:
         if key not in names:
             raise ConfigError(f"{source}: unknown key '{prefix}{key}'")
         values[key] = _coerce(hints[key], value, f"{prefix}{key}", source)
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and f.name not in values:
+            raise ConfigError(f"{source}: '{prefix}{f.name}' is required")
     return cls(**values)
 
 
@@ -332,8 +365,6 @@ def _validate(config: Config) -> None:
 
 
 def _validate_purposes(config: Config) -> None:
-    from gateway.policy.facts import PURPOSES
-
     named: list[tuple[str, str | None]] = [
         ("policy.unknown_purpose", config.policy.unknown_purpose)
     ]
