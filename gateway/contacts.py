@@ -6,13 +6,13 @@ import csv
 import itertools
 import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from gateway.addresses import AddressError, canonical, check
-from gateway.policy.facts import PURPOSES
+from gateway.policy.vocab import PURPOSES, RELATIONSHIP_KINDS
 from gateway.store.records import ContactRow
+from gateway.timefmt import normalise_time
 
 COLUMNS: tuple[str, ...] = (
     "email",
@@ -40,7 +40,6 @@ SOURCES: tuple[str, ...] = (
     "public-source",
     "scraped",
 )
-CUSTOMER_KINDS = ("purchase", "inquiry")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._:-]{0,63}")
 _COUNTRY = re.compile(r"[a-z]{2}")
 _LIST_SEPARATOR = re.compile(r"[;,|]")
@@ -50,14 +49,6 @@ class RowError(ValueError):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}")
         self.line = line
-
-
-def normalise_time(text: str) -> str:
-    """ISO 8601 date or time -> the store's UTC form; a time without zone is UTC."""
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def check_scope(scope: str) -> str:
@@ -151,7 +142,7 @@ def contact_row(line: int, record: dict[str, str | None]) -> ContactRow:
         consent_at=_time(value.get("consent_at", ""), "consent_at"),
         double_opt_in_at=_time(value.get("double_opt_in_at", ""), "double_opt_in_at"),
         consent_proof=value.get("consent_proof") or None,
-        customer_kind=_choice(value.get("customer_kind", ""), CUSTOMER_KINDS, "customer_kind"),
+        customer_kind=_choice(value.get("customer_kind", ""), RELATIONSHIP_KINDS, "customer_kind"),
         last_purchase_at=_time(value.get("last_purchase_at", ""), "last_purchase_at"),
         purchase_categories=_names(value.get("purchase_categories", ""), "category"),
         last_engaged_at=_time(value.get("last_engaged_at", ""), "last_engaged_at"),

@@ -1,15 +1,15 @@
-"""Logging set-up: `logging.format = "json"` for log shippers (one object per line on
-stdout), plain text for people otherwise."""
+"""Logging set-up: `logging.format = "json"` for log shippers (one object per line), plain
+text for people otherwise. Either way on stderr: stdout carries a command's output
+(`log --format json`, `contacts proof`), which a log line would corrupt."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-from datetime import UTC, datetime
 
 from gateway.config import Config
-from gateway.contacts import normalise_time
+from gateway.timefmt import from_epoch
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -17,7 +17,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": normalise_time(datetime.fromtimestamp(record.created, UTC).isoformat()),
+            "time": from_epoch(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -28,13 +28,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(config: Config) -> None:
-    """Replaces any handlers already set, so calling it twice never doubles the lines.
-    Text goes to stderr as before, keeping command output on stdout clean."""
+    """Replaces any handlers already set, so calling it twice never doubles the lines."""
+    handler = logging.StreamHandler(sys.stderr)
     if config.logging.format == "json":
-        handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(JsonFormatter())
     else:
-        handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=config.logging.level, handlers=[handler], force=True)
     # aiosmtpd logs every connection at INFO ("connection lost", ...): a line per message

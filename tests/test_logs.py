@@ -1,4 +1,5 @@
-"""`logging.format = "json"`: one JSON object per line on stdout; text otherwise."""
+"""`logging.format = "json"`: one JSON object per line; text otherwise; both on stderr, so
+that stdout holds only a command's output."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def restore_logging() -> Iterator[None]:
     root.handlers[:], root.level = handlers, level
 
 
-def test_json_lines_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_lines_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging(Config(logging=LoggingConfig(level="INFO", format="json")))
     log = logging.getLogger("gatekeeper.test")
     log.info("queued %s", "ABC", extra={"ignored": True})
@@ -29,8 +30,9 @@ def test_json_lines_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
         raise RuntimeError("boom")
     except RuntimeError:
         log.exception("delivery failed")
-    out = capsys.readouterr().out.splitlines()
-    first, second = (json.loads(line) for line in out)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    first, second = (json.loads(line) for line in captured.err.splitlines())
     assert first["message"] == "queued ABC" and first["level"] == "INFO"
     assert first["logger"] == "gatekeeper.test" and first["time"].endswith("Z")
     assert "exc" not in first
