@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tests.conftest import Captured, Upstream
-from tests.test_unsubscribe_web import seed_contact
+from tests.support.seed import seed_contact
+from tests.support.servers import Captured, Upstream
 
 TIMEOUT = 30.0
 SECRET = "hostile-tests-unsubscribe-secret"
