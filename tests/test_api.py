@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import wait_until
-from tests.test_decisions_e2e import MARKETING
+from tests.support.messages import MARKETING
+from tests.support.waiting import wait_until
 
 TOKEN = "test-admin-token-0123456789"
 ADDRESS = "Ann.Person@Example.com"

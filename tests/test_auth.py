@@ -9,6 +9,8 @@ import ssl
 import pytest
 import trustme
 
+from gateway.config import SmtpUser
+from gateway.smtp import auth as smtp_auth
 from gateway.smtp.auth import Authenticator, hash_password, verify_password
 from tests.conftest import run_cli
 
@@ -154,14 +156,28 @@ async def test_sender_outside_login_allowance_is_refused(tls_gateway, tls_files)
     assert code == 550 and text.startswith(b"5.7.1")
 
 
-async def test_verified_password_is_remembered_but_others_are_not():
-    from gateway.config import SmtpUser
+async def test_verified_password_is_remembered_but_others_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The slow hash check itself, counted: the memory is what spares a second check.
+    checked: list[str] = []
+    real = smtp_auth.verify_password
 
+    def counted(password: str, encoded: str) -> bool:
+        checked.append(password)
+        return real(password, encoded)
+
+    monkeypatch.setattr(smtp_auth, "verify_password", counted)
     auth = Authenticator([SmtpUser("app", hash_password(PASSWORD, "argon2"))])
     assert (await auth.verify("app", PASSWORD)) is not None
     assert (await auth.verify("app", PASSWORD)) is not None
+    assert checked == [PASSWORD]  # the second login was answered from memory
     assert await auth.verify("app", PASSWORD + "x") is None
+    assert checked == [PASSWORD, PASSWORD + "x"]  # another password is hashed, not remembered
+    assert (await auth.verify("app", PASSWORD)) is not None
+    assert len(checked) == 2  # a wrong try does not make the right one forgotten
     assert await auth.verify("nobody", PASSWORD) is None
+    assert len(checked) == 3  # an unknown name is hashed too (against the decoy)
 
 
 def test_user_add_prints_config_lines():

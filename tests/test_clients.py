@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Captured, Upstream
+from tests.support.servers import Captured, Upstream
 
 pytestmark = pytest.mark.clients
 

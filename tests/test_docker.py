@@ -20,8 +20,8 @@ import asyncpg
 import pytest
 import yaml
 
-from tests.conftest import Upstream
-from tests.packaging_support import ROOT, Served, clean_env, installed_bin
+from tests.support.packaging import ROOT, Served, clean_env, installed_bin
+from tests.support.servers import Upstream
 
 pytestmark = pytest.mark.packaging
 

@@ -6,15 +6,18 @@ import asyncio
 import smtplib
 
 from gateway import app
-from tests.test_relay import MESSAGE
+from tests.support.messages import RECEIPT
 
 
-async def test_store_down_answers_451_and_the_gateway_still_stops(upstream, gateway_factory,
-                                                                   tmp_path):
+async def test_store_down_answers_451_and_the_gateway_still_stops(
+    upstream, gateway_factory, tmp_path
+):
     gw = await gateway_factory(
         upstream.url,
-        streams=[{"sender": "app@example.com", "purpose": "transactional"},
-                 {"sender": "news@shop.example", "purpose": "marketing"}],
+        streams=[
+            {"sender": "app@example.com", "purpose": "transactional"},
+            {"sender": "news@shop.example", "purpose": "marketing"},
+        ],
     )
     await gw.store.writer.close()  # the spool can no longer commit
     gw.store.lookup.close()  # nor can recipients be looked up
@@ -26,7 +29,7 @@ async def test_store_down_answers_451_and_the_gateway_still_stops(upstream, gate
             at_rcpt = client.rcpt("someone@example.org")
             client.rset()
             try:
-                client.sendmail("unbound@example.com", ["x@example.org"], MESSAGE)
+                client.sendmail("unbound@example.com", ["x@example.org"], RECEIPT)
             except smtplib.SMTPDataError as exc:
                 return at_rcpt, exc.smtp_code
             except smtplib.SMTPRecipientsRefused as exc:

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import wait_until
+from tests.support.waiting import wait_until
 
 MESSAGE = b"From: app@example.com\r\nTo: a@example.org\r\nSubject: receipt\r\n\r\nThanks.\r\n"
 

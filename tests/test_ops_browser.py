@@ -12,7 +12,8 @@ import aiohttp
 from playwright.async_api import expect
 
 from gateway.passwords import hash_password
-from tests.test_decisions_e2e import MARKETING, seed
+from tests.support.messages import MARKETING
+from tests.support.seed import seed
 
 TOKEN = "ops-token-for-tests-0123456789"
 ARTIFACTS = Path(__file__).parent / "artifacts"

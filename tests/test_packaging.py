@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import toml_text
-from tests.packaging_support import (
+from tests.support.config import toml_text
+from tests.support.packaging import (
     ROOT,
     Served,
     built_wheel,

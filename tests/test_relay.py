@@ -18,25 +18,15 @@ from pathlib import Path
 import pytest
 
 from gateway.store.records import DecisionQuery
-from tests.conftest import Upstream, free_port, gateway_sections, run_cli, wait_until, write_config
-
-MESSAGE = (
-    b"From: App <app@example.com>\r\n"
-    b"To: someone@example.org\r\n"
-    b"Subject: Receipt 42\r\n"
-    b"Message-ID: <receipt-42@example.com>\r\n"
-    b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
-    b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1;\r\n"
-    b"\th=from:to:subject; bh=abc; b=def\r\n"
-    b"\r\n"
-    b"Thank you for your order.\r\n"
-    b".leading dot survives\r\n"
-    b"Trailing  spaces   \r\n"
-)
+from tests.support.cli import run_cli
+from tests.support.config import gateway_sections, write_config
+from tests.support.messages import RECEIPT
+from tests.support.servers import Upstream, free_port
+from tests.support.waiting import settled, wait_until
 
 
 def send(
-    port: int, recipients: list[str], data: bytes = MESSAGE, sender: str = "app@example.com"
+    port: int, recipients: list[str], data: bytes = RECEIPT, sender: str = "app@example.com"
 ) -> dict:
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
         return client.sendmail(sender, recipients, data)
@@ -47,8 +37,8 @@ async def test_bytes_arrive_intact_apart_from_prepended_headers(upstream, gatewa
     await asyncio.to_thread(send, gw.smtp_port, ["someone@example.org"])
     captured = await asyncio.to_thread(upstream.handler.wait_for, 1)
     data = captured[0].data
-    assert data.endswith(MESSAGE)
-    prefix = data[: -len(MESSAGE)]
+    assert data.endswith(RECEIPT)
+    prefix = data[: -len(RECEIPT)]
     assert prefix.startswith(b"Received: from ")
     assert b"by gw.test (Gatekeeper) with ESMTP id " in prefix
     assert b"for <someone@example.org>" in prefix
@@ -100,12 +90,19 @@ async def test_one_recipient_refused_upstream_is_bounced(upstream, gateway_facto
     # "5.1.1 no such user" says the mailbox is bad: never again, for any purpose
     (suppressed,) = await gw.store.suppressions("gone@example.org")
     assert (suppressed.scope, suppressed.reason, suppressed.source) == (
-        "all", "hard-bounce", "delivery")
+        "all",
+        "hard-bounce",
+        "delivery",
+    )
     assert await gw.store.suppressions("a@example.org") == []
 
 
 async def _has(outcomes, n: int) -> bool:
     return len(await outcomes()) >= n
+
+
+async def _has_reason(reasons, reason: str) -> bool:
+    return reason in await reasons()
 
 
 async def test_swaks_sends_through_gateway(upstream, gateway_factory, tmp_path):
@@ -138,14 +135,20 @@ async def test_upstream_down_then_up_is_delivered_with_deferrals_logged(gateway_
     late = Upstream(free_port())
     gw = await gateway_factory(late.url)
     await asyncio.to_thread(send, gw.smtp_port, ["later@example.org"])
-    await asyncio.sleep(2)
+    query = DecisionQuery(recipient="later@example.org", phase="delivery")
+
+    async def recorded() -> list[str]:
+        await gw.writer.flush()
+        return [d.reason for _, d in await gw.store.decisions(query)]
+
+    # the upstream comes up only once a deferral is on record, however long that takes
+    await wait_until(lambda: _has_reason(recorded, "deferred"))
     late.start()
     try:
         await asyncio.to_thread(late.handler.wait_for, 1, 30)
     finally:
         late.stop()
-    await gw.writer.flush()
-    query = DecisionQuery(recipient="later@example.org", phase="delivery")
+    await wait_until(lambda: _has_reason(recorded, "delivered"))
     rows = [d for _, d in await gw.store.decisions(query)]
     reasons = [d.reason for d in rows]
     assert "deferred" in reasons and reasons[-1] == "delivered"
@@ -157,9 +160,9 @@ async def test_upstream_451_twice_then_250_delivers_once(upstream, gateway_facto
     gw = await gateway_factory(upstream.url)
     await asyncio.to_thread(send, gw.smtp_port, ["retry@example.org"])
     await asyncio.to_thread(upstream.handler.wait_for, 1, 30)
-    await asyncio.sleep(1.0)
+    # at rest with nothing spooled: no further copy can be on its way
+    assert await settled(gw) == []
     assert len(upstream.handler.messages) == 1
-    await gw.writer.flush()
     rows = await gw.store.decisions(DecisionQuery(recipient="retry@example.org", phase="delivery"))
     assert [d.reason for _, d in rows] == ["deferred", "deferred", "delivered"]
 
@@ -173,7 +176,7 @@ def test_sigkill_after_250_loses_nothing(tmp_path, process_factory):
     first = process_factory(config).start()
     count = 25
     for n in range(count):
-        send(first.smtp_port, [f"user{n}@example.org"], MESSAGE.replace(b"42", str(n).encode()))
+        send(first.smtp_port, [f"user{n}@example.org"], RECEIPT.replace(b"42", str(n).encode()))
     first.kill()  # SIGKILL: no chance to flush anything
     upstream.start()
     try:
@@ -218,7 +221,7 @@ async def test_bad_recipient_addresses_get_553(upstream, gateway_factory, addres
 
 async def test_oversized_message_is_refused_and_not_spooled(upstream, gateway_factory):
     gw = await gateway_factory(upstream.url, smtp={"max_message_size": 10_000})
-    big = MESSAGE + b"x" * 900 + b"\r\n"
+    big = RECEIPT + b"x" * 900 + b"\r\n"
     big = big * 20
 
     def attempt() -> None:
@@ -267,7 +270,7 @@ async def test_smuggling_attempt_is_one_refused_message(upstream, gateway_factor
         smuggled,
     )
     assert reply.startswith(b"550 5.5.2")
-    await asyncio.sleep(0.3)
+    assert await settled(gw) == []  # the smuggled commands queued nothing
     assert upstream.handler.messages == []
 
 
@@ -284,7 +287,11 @@ async def raw_session(port: int, commands: list[bytes], data: bytes) -> bytes:
                     break
         writer.write(data)
         await writer.drain()
-        return await asyncio.wait_for(reader.readline(), 10)
+        reply = await asyncio.wait_for(reader.readline(), 10)
+        # QUIT, and read to the end: by then the gateway has answered everything sent before
+        writer.write(b"QUIT\r\n")
+        await asyncio.wait_for(reader.read(), 10)
+        return reply
     finally:
         writer.close()
 
@@ -299,7 +306,7 @@ async def test_ten_thousand_recipients_are_capped(upstream, gateway_factory):
             client.mail("app@example.com")
             for n in range(10_000):
                 codes.append(client.rcpt(f"r{n}@example.org")[0])
-            return codes, client.data(MESSAGE)
+            return codes, client.data(RECEIPT)
 
     codes, (data_code, _) = await asyncio.to_thread(envelope)
     assert codes[:1000] == [250] * 1000
@@ -320,9 +327,7 @@ async def test_client_vanishing_mid_data_spools_nothing(upstream, gateway_factor
     writer.write(b"Subject: half\r\n\r\nhalf a messa")
     await writer.drain()
     writer.transport.abort()
-    await asyncio.sleep(0.5)
-    await gw.writer.flush()
-    assert await gw.store.spool_list() == []
+    assert await settled(gw) == []  # waits for the gateway to see the connection go
     assert upstream.handler.messages == []
     # and the gateway still serves the next client
     await asyncio.to_thread(send, gw.smtp_port, ["after@example.org"])
@@ -374,7 +379,7 @@ def test_outbox_default_with_no_config(tmp_path, process_factory):
     (eml,) = files()
     content = eml.read_bytes()
     assert content.startswith(b"Return-Path: <app@example.com>\r\nDelivered-To: reader@example.org")
-    assert content.endswith(MESSAGE)
+    assert content.endswith(RECEIPT)
     assert (tmp_path / "gatekeeper.db").exists()
     assert proc.terminate() == 0
     log = run_cli("log", "--format", "json", cwd=tmp_path)
@@ -386,8 +391,11 @@ def test_outbox_default_with_no_config(tmp_path, process_factory):
     table = run_cli("log", "--phase", "delivery", cwd=tmp_path).stdout.splitlines()
     assert table[0].split()[:4] == ["TIME", "PHASE", "ACTION", "RECIPIENT"]
     assert "reader@example.org" in table[1] and "delivered" in table[1]
-    as_csv = list(csv.DictReader(io.StringIO(run_cli("log", "--format", "csv", "--since", "1h",
-                                                     cwd=tmp_path).stdout)))
+    as_csv = list(
+        csv.DictReader(
+            io.StringIO(run_cli("log", "--format", "csv", "--since", "1h", cwd=tmp_path).stdout)
+        )
+    )
     assert [r["phase"] for r in as_csv] == ["data", "delivery"]
     later = run_cli("log", "--format", "json", "--since", "2099-01-01", cwd=tmp_path)
     assert later.returncode == 0 and later.stdout == ""

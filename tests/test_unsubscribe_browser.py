@@ -10,7 +10,8 @@ import pytest
 from playwright.async_api import expect
 
 from gateway import tokens
-from tests.test_unsubscribe_web import ADDRESS, SECRET, seed_contact
+from tests.support.seed import seed_contact
+from tests.support.unsubscribe import ADDRESS, SECRET
 
 SCREENSHOT = Path(__file__).parent / "artifacts" / "unsubscribe-page.png"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,75 +12,23 @@ import aiohttp
 import pytest
 
 from gateway import tokens
-from gateway.store.records import ConsentEvent, ContactRow, DecisionQuery, SuppressionEntry
+from gateway.store.records import DecisionQuery, SuppressionEntry
 from gateway.web.unsubscribe import csrf_value
-
-SECRET = "test-secret-1"
-ADDRESS = "alice@example.org"
-EXPECTED_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "Vary": "Accept-Language",
-}
-ONE_CLICK = {"List-Unsubscribe": "One-Click"}
-
-
-@dataclass
-class Site:
-    gw: Any
-    http: aiohttp.ClientSession
-
-    def url(self, token: str) -> str:
-        return f"http://127.0.0.1:{self.gw.http_port}/u/{token}"
-
-    async def get(self, token: str) -> tuple[int, str, Any]:
-        async with self.http.get(self.url(token)) as resp:
-            return resp.status, await resp.text(), resp.headers
-
-    async def post(self, token: str, data: Any) -> tuple[int, str, Any]:
-        async with self.http.post(self.url(token), data=data, allow_redirects=False) as resp:
-            return resp.status, await resp.text(), resp.headers
-
-
-def token_for(scope: str, address: str = ADDRESS, age: timedelta = timedelta(0)) -> str:
-    return tokens.issue([SECRET.encode()], address, scope, datetime.now(UTC) - age)
-
-
-async def seed_contact(store: Any, address: str, *topics: str, country: str | None = None) -> None:
-    # `Store.contact` shows consents only of addresses with a contact row.
-    row = ContactRow(line=2, address=address, original=address, country=country)
-    await store.import_contacts([row])
-    proof = json.dumps({"ip": "192.0.2.1", "text": "Sign me up"})
-    await store.record_consent(
-        [
-            ConsentEvent(address, topic, "grant", "2025-01-01T00:00:00.000Z", "signup-form", proof)
-            for topic in topics
-        ]
-    )
-
-
-def csrf(page: str, action: str) -> str:
-    match = re.search(
-        rf'name="action" value="{action}"><input type="hidden" name="csrf" value="([0-9a-f]+)"',
-        page,
-    )
-    assert match, f"no {action} form on the page"
-    return match.group(1)
+from tests.support.seed import seed_contact
+from tests.support.unsubscribe import (
+    ADDRESS,
+    ONE_CLICK,
+    SECRET,
+    Site,
+    assert_secure_headers,
+    csrf,
+    token_for,
+)
 
 
 def stale_csrf(token: str) -> str:
     """A valid resubscribe key for a choice the current page no longer offers."""
     return csrf_value(SECRET.encode(), token, "resubscribe")
-
-
-def assert_secure_headers(headers: Any) -> None:
-    for name, value in EXPECTED_HEADERS.items():
-        assert headers.get(name) == value, name
-    assert headers["Content-Type"].startswith("text/html")
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ import aiohttp
 import pytest
 
 from gateway import tokens
-from tests.test_unsubscribe_web import (
+from tests.support.seed import seed_contact
+from tests.support.unsubscribe import (
     ADDRESS,
     ONE_CLICK,
     SECRET,
     Site,
     assert_secure_headers,
     csrf,
-    seed_contact,
     token_for,
 )
 

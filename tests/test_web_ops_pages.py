@@ -11,7 +11,8 @@ from typing import Any
 import aiohttp
 
 from gateway.store.records import ConsentEvent, DecisionQuery
-from tests.test_decisions_e2e import MARKETING, seed
+from tests.support.messages import MARKETING
+from tests.support.seed import seed
 
 TOKEN = "ops-pages-token-0123456789"
 LATER = "2099-01-01T00:00:00.000Z"

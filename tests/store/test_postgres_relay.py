@@ -10,7 +10,8 @@ from typing import Any
 import asyncpg
 
 from gateway.store.records import DecisionQuery
-from tests.conftest import Upstream, wait_until
+from tests.support.servers import Upstream
+from tests.support.waiting import wait_until
 
 MESSAGE = (
     b"From: App <app@example.com>\r\n"

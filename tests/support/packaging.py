@@ -1,5 +1,5 @@
 """The wheel of this checkout, installed into a fresh venv once per test session, and the
-`gatekeeper` it installs run as a user would run it (tests/test_packaging.py, test_docker.py)."""
+`gatekeeper` it installs run as a user would run it (the packaging and Docker tests)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = 600  # pip fetches the dependencies (from its cache after the first run)
 START_TIMEOUT = 30
 # What a wheel is built from: the source, not the checkout's venv, caches or old build output
