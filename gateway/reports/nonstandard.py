@@ -44,7 +44,13 @@ _BOUNCE_SUBJECT = re.compile(
 
 def recipients(message: Message) -> tuple[RecipientOutcome, ...]:
     """What flufl.bounce finds, each with the reason read from the text near it."""
-    temporary, permanent = all_failures(message)
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception:
+        # Some of flufl.bounce's detectors raise on malformed mail (Yale's on a From with no
+        # address, Sina's and Postfix's on 8-bit header bytes); it logs the traceback on
+        # the "flufl.bounce" logger. Such a message is read as naming no recipient.
+        return ()
     if not temporary and not permanent:
         return ()
     lines = body_text(message).splitlines()
