@@ -39,5 +39,6 @@ async def test_store_down_answers_451_and_the_gateway_still_stops(
     at_rcpt, at_data = await asyncio.to_thread(attempt)
     assert at_rcpt == (451, b"4.3.0 Temporary gateway fault, please try again later")
     assert at_data == 451
-    assert upstream.handler.messages == []
     await asyncio.wait_for(app.stop(gw), 60)  # bounded even though the store is gone
+    # stopped, delivery has finished whatever it held: had anything been taken, it is there
+    assert upstream.handler.messages == []

@@ -1,6 +1,8 @@
-"""Messages the tests send through the gateway, byte for byte."""
+"""Messages the tests send through the gateway, byte for byte, and sending one as an app does."""
 
 from __future__ import annotations
+
+import smtplib
 
 RECEIPT = (
     b"From: App <app@example.com>\r\n"
@@ -29,3 +31,11 @@ MARKETING = (
     b"Our offers. Unsubscribe: %unsubscribe_url%\r\n"
 )
 """A newsletter that declares its purpose and topic in headers and carries the link."""
+
+
+def send(
+    port: int, recipients: list[str], data: bytes = RECEIPT, sender: str = "app@example.com"
+) -> dict[str, tuple[int, bytes]]:
+    """smtplib's sendmail to the gateway on `port`: the recipients it refused, if any."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        return client.sendmail(sender, recipients, data)
