@@ -12,7 +12,7 @@ import trustme
 from gateway.config import SmtpUser
 from gateway.smtp import auth as smtp_auth
 from gateway.smtp.auth import Authenticator, hash_password, verify_password
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 PASSWORD = "correct horse battery staple"
 
