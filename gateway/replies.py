@@ -41,6 +41,10 @@ FAULT = "451 4.3.0 Temporary gateway fault, please try again later"
 """The gateway's own faults are 4xx: the client keeps the message and tries again."""
 # Like Postfix's smtpd_forbid_bare_newline: bare CR or LF is how SMTP smuggling
 # (CVE-2023-51764/-51765/-51766) hides a second message inside the first.
+NUL_IN_MESSAGE = (
+    "550 5.6.0 Message contains NUL characters, which RFC 5322 §2.2 and §3.5 forbid; not relayed"
+)
+"""A NUL-dropping hop downstream would read `CRLF NUL . CRLF` as an end of data (smuggling)."""
 BARE_LINE_END = "550 5.5.2 Message contains bare CR or LF; use CRLF line endings (RFC 5321 §2.3.8)"
 
 # Where the purpose came from (gateway.classify's origins), as a refusal names it.

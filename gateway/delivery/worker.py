@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -279,7 +280,28 @@ def _bad_mailbox(reply: str) -> bool:
 
 def _refused(code: int, text: str) -> Outcome:
     status = "bounced" if 500 <= code < 600 else "deferred"
-    return Outcome(status, f"{code} {text}")
+    return Outcome(status, folded_reply(code, text))
+
+
+_LEADING_STATUS = re.compile(r"\s*([245]\.\d{1,3}\.\d{1,3})(?:\s+|$)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def folded_reply(code: int, text: str) -> str:
+    """An upstream reply on one line: `CODE STATUS text…`. A multi-line reply's lines are
+    joined and stripped of control characters before the reply enters a decision row, a log
+    line or a DSN, so its text cannot pose as fields (RFC 3464 §2.3 blocks are line-based).
+    RFC 2034 §4 puts the enhanced status on every line; the first line that has one names it."""
+    status = ""
+    words = []
+    for line in text.splitlines():
+        leading = _LEADING_STATUS.match(line)
+        if leading:
+            status = status or leading.group(1)
+            line = line[leading.end() :]
+        words.append(_CONTROL.sub(" ", line).strip())
+    rest = " ".join(w for w in words if w)
+    return " ".join(part for part in (str(code), status, rest) if part)
 
 
 def _all(addresses: list[str], outcome: Outcome) -> dict[str, Outcome]:

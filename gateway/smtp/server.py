@@ -352,6 +352,8 @@ def data_problem(data: bytes | None, size: int, limit: int | None) -> str | None
     """The reply for a message that cannot be accepted, or None."""
     if data is None:
         return replies.too_big(limit)
+    if b"\x00" in data:
+        return replies.NUL_IN_MESSAGE
     lines = data.count(b"\n")
     if data.count(b"\r\n") != lines or data.count(b"\r") != lines:
         return replies.BARE_LINE_END

@@ -19,7 +19,6 @@ NUL_MESSAGES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: NUL in a message is not refused 550 5.6.0")
 @pytest.mark.parametrize("message", NUL_MESSAGES.values(), ids=NUL_MESSAGES.keys())
 async def test_nul_is_refused_550_5_6_0(upstream, gateway_factory, message):
     gw = await gateway_factory(upstream.url)

@@ -86,7 +86,6 @@ async def test_bare_line_end_is_refused_550_5_5_2(upstream, gateway_factory, var
     assert await gw.store.spool_list() == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: NUL in a message is not refused 550 5.6.0")
 @pytest.mark.parametrize("variant", NUL_VARIANTS, ids=_ids(NUL_VARIANTS))
 async def test_nul_end_mark_is_refused_550_5_6_0(upstream, gateway_factory, variant):
     gw = await gateway_factory(upstream.url)
