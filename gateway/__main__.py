@@ -1,3 +1,5 @@
+"""`python -m gateway`: the `gatekeeper` command."""
+
 import sys
 
 from gateway.cli import main

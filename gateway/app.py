@@ -22,8 +22,9 @@ from gateway.delivery.worker import Delivery, RetryPolicy
 from gateway.erasure import erasure_key
 from gateway.mailto import Mailbox
 from gateway.metrics import Metrics
-from gateway.policy import Policy, PolicyError, default_policy_dir, load_policies
-from gateway.smtp.auth import Authenticator, check_hash_format
+from gateway.passwords import check_hash_format
+from gateway.policy import Policy
+from gateway.smtp.auth import Authenticator
 from gateway.smtp.handler import Handler
 from gateway.smtp.server import GatewaySMTP
 from gateway.startup import (
@@ -31,6 +32,7 @@ from gateway.startup import (
     check_outbox,
     check_store_file,
     listen_error,
+    load_configured_policies,
     machine_name,
     os_reason,
     redacted,
@@ -40,7 +42,8 @@ from gateway.startup import (
 from gateway.store import Store, open_store
 from gateway.store.sqlite import sqlite_path
 from gateway.transform.personalize import Personalizer
-from gateway.web import WebContext, build_app
+from gateway.web.app import build_app
+from gateway.web.context import WebContext
 from gateway.writer import Writer
 
 log = logging.getLogger("gatekeeper")
@@ -71,23 +74,6 @@ def check_startup(config: Config) -> None:
                 "or scrypt hash (make one with `gatekeeper user add NAME`)"
             )
     parse_upstream(config.upstream.url)
-
-
-def load_configured_policies(config: Config) -> dict[str, Policy]:
-    """The policy files; a typo stops start-up with file, line and key."""
-    directory = Path(config.policy.directory) if config.policy.directory else default_policy_dir()
-    try:
-        policies = load_policies(directory)
-    except PolicyError as exc:
-        more = len(exc.problems) - 1
-        tail = f" (and {more} more: `gatekeeper policy lint` lists them)" if more > 0 else ""
-        raise ConfigError(f"{exc.problems[0] if exc.problems else exc}{tail}") from exc
-    default = config.policy.default_jurisdiction.lower()
-    if default not in policies:
-        raise ConfigError(
-            f"{config.source}: policy.default_jurisdiction {default!r} has no file in {directory}"
-        )
-    return policies
 
 
 def warn_about_identity(config: Config) -> None:
@@ -126,7 +112,7 @@ class Gateway:
 
     @property
     def web_context(self) -> WebContext:
-        return WebContext(self.config, self.store, self.audit, self.metrics, self.delivery)
+        return WebContext(self.config, self.store, self.audit, self.metrics)
 
     @property
     def http_port(self) -> int:

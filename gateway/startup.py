@@ -1,6 +1,7 @@
 """Start-up checks: a fault found before serving is one line naming the cause and the path
 or address (`gatekeeper: <cause> (<where>)`), never a traceback and never a process left
-hanging half-started."""
+hanging half-started. The configured policies are loaded here too: `serve` and the
+commands that decide (`check`, `contacts show`, `policy show`) read them the same way."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from gateway.config import Config, ConfigError, is_loopback_host
+from gateway.policy import Policy, PolicyError, default_policy_dir, load_policies
 
 log = logging.getLogger("gatekeeper")
 
@@ -120,3 +122,24 @@ def listen_error(what: str, address: str, exc: OSError) -> StartupError:
 
 def machine_name(config: Config) -> str:
     return config.smtp.hostname or socket.getfqdn()
+
+
+def policy_directory(config: Config) -> Path:
+    return Path(config.policy.directory) if config.policy.directory else default_policy_dir()
+
+
+def load_configured_policies(config: Config) -> dict[str, Policy]:
+    """The policy files; a typo stops start-up with file, line and key."""
+    directory = policy_directory(config)
+    try:
+        policies = load_policies(directory)
+    except PolicyError as exc:
+        more = len(exc.problems) - 1
+        tail = f" (and {more} more: `gatekeeper policy lint` lists them)" if more > 0 else ""
+        raise ConfigError(f"{exc.problems[0] if exc.problems else exc}{tail}") from exc
+    default = config.policy.default_jurisdiction.lower()
+    if default not in policies:
+        raise ConfigError(
+            f"{config.source}: policy.default_jurisdiction {default!r} has no file in {directory}"
+        )
+    return policies

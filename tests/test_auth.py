@@ -10,8 +10,9 @@ import pytest
 import trustme
 
 from gateway.config import SmtpUser
+from gateway.passwords import hash_password, verify_password
 from gateway.smtp import auth as smtp_auth
-from gateway.smtp.auth import Authenticator, hash_password, verify_password
+from gateway.smtp.auth import Authenticator
 from tests.support.cli import run_cli
 
 PASSWORD = "correct horse battery staple"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 CONTACTS = (
     "email,country,source,consent_topics,consent_at,double_opt_in_at,consent_proof,"

@@ -9,7 +9,7 @@ import asyncio
 import smtplib
 
 from gateway.store.records import DecisionQuery
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 CONTACTS = "email,country,consent_topics,consent_at\nhans@example.de,DE,newsletter,2026-01-05\n"
 

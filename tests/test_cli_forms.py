@@ -20,7 +20,7 @@ import pytest
 from gateway.policy import default_policy_dir
 from gateway.store import open_store
 from gateway.store.records import Decision, WriteBatch
-from tests.conftest import toml_text
+from tests.support.config import toml_text
 
 GATEKEEPER = str(Path(sys.executable).parent / "gatekeeper")
 CONTACTS = "email,country,consent_topics,consent_at\nann@example.cz,cz,marketing,2026-01-05\n"

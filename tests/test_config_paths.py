@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_config
-from tests.conftest import toml_text
+from tests.support.config import toml_text
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.gen_contacts import COLUMNS, write
-from tests.conftest import run_cli
+from tests.support.cli import run_cli
 
 HEADER = ",".join(COLUMNS)
 
@@ -59,8 +59,10 @@ def test_unknown_column_is_refused(tmp_path):
 
 
 def test_reimport_updates_and_appends_events_without_duplicates(tmp_path):
-    first = (f"{HEADER}\nAnn@Example.com,cz,signup-form,newsletter,2026-01-01,"
-             f"2026-01-01T00:05:00,ip=192.0.2.1,purchase,2026-02-01,books,,\n")
+    first = (
+        f"{HEADER}\nAnn@Example.com,cz,signup-form,newsletter,2026-01-01,"
+        f"2026-01-01T00:05:00,ip=192.0.2.1,purchase,2026-02-01,books,,\n"
+    )
     assert import_csv(tmp_path, first).returncode == 0
     again = import_csv(tmp_path, first)
     assert again.returncode == 0
@@ -79,8 +81,9 @@ def test_reimport_updates_and_appends_events_without_duplicates(tmp_path):
 def test_million_rows_import(tmp_path):
     csv_file = tmp_path / "million.csv"
     write(csv_file, 1_000_000)
-    result = run_cli("--config", str(config_for(tmp_path)), "contacts", "import", str(csv_file),
-                     timeout=900)  # bounded; about a minute on a quiet 2-core machine
+    result = run_cli(
+        "--config", str(config_for(tmp_path)), "contacts", "import", str(csv_file), timeout=900
+    )  # bounded; about a minute on a quiet 2-core machine
     assert result.returncode == 0, result.stderr
     assert "imported 1000000 rows: 1000000 new contacts" in result.stdout
     assert count(tmp_path, "contact") == 1_000_000
@@ -90,8 +93,9 @@ def test_million_rows_import(tmp_path):
 def test_bad_row_at_line_500000_imports_nothing(tmp_path):
     csv_file = tmp_path / "broken.csv"
     write(csv_file, 600_000, bad_line=500_000)
-    result = run_cli("--config", str(config_for(tmp_path)), "contacts", "import", str(csv_file),
-                     timeout=900)
+    result = run_cli(
+        "--config", str(config_for(tmp_path)), "contacts", "import", str(csv_file), timeout=900
+    )
     assert result.returncode == 1
     assert "line 500000" in result.stderr
     assert count(tmp_path, "contact") == 0

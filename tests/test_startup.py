@@ -25,7 +25,8 @@ import pytest
 from gateway import app
 from gateway.config import load_config
 from gateway.startup import StartupError
-from tests.conftest import make_config, toml_text
+from tests.support.config import make_config, toml_text
+from tests.support.servers import free_port
 
 GATEKEEPER = str(Path(sys.executable).parent / "gatekeeper")
 SETPRIV = shutil.which("setpriv")
@@ -193,16 +194,23 @@ def test_bad_config_is_one_line(world):
     one_line(serve(config), "unknown key 'smtp.lisen'", str(config))
 
 
-async def test_a_failed_start_stops_what_it_started(tmp_path, upstream, bound_port):
-    """HTTP cannot listen: store, writer, delivery and SMTP listener were already running;
-    all are stopped, so nothing keeps the process alive."""
-    config = make_config(tmp_path, upstream.url, http={"listen": f"127.0.0.1:{bound_port}"})
-    with pytest.raises(StartupError, match="cannot listen for HTTP"):
+@pytest.mark.parametrize("failing", ["smtp", "http"])
+async def test_a_failed_start_stops_what_it_started(tmp_path, upstream, bound_port, failing):
+    """SMTP or HTTP cannot listen: store, writer, delivery (and the SMTP listener, when HTTP
+    fails) were already running; all are stopped, so nothing keeps the process alive."""
+    smtp_port = free_port()
+    listen = {"smtp": {"listen": f"127.0.0.1:{smtp_port}"}}
+    listen[failing] = {"listen": f"127.0.0.1:{bound_port}"}
+    config = make_config(tmp_path, upstream.url, **listen)
+    with pytest.raises(StartupError, match=f"cannot listen for {failing.upper()}"):
         await app.start(config)
     assert asyncio.all_tasks() == {asyncio.current_task()}
     # SQLite removes the -wal file when the last connection closes: the store is closed.
     assert (tmp_path / "gatekeeper.db").exists()
     assert not (tmp_path / "gatekeeper.db-wal").exists()
+    if failing == "http":  # the SMTP listener let its port go
+        with socket.socket() as again:
+            again.bind(("127.0.0.1", smtp_port))
 
 
 async def test_unsubscribe_defaults_that_would_break_are_warned_about(

@@ -13,9 +13,7 @@ import os
 from collections.abc import Sequence
 
 from gateway.config import SmtpUser
-
-# Re-exported until the CLI, app and tests import gateway.passwords themselves.
-from gateway.passwords import check_hash_format, hash_password, verify_password  # noqa: F401
+from gateway.passwords import hash_password, verify_password
 
 
 class Authenticator:

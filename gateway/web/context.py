@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -12,9 +11,6 @@ from gateway.config import Config
 from gateway.metrics import Metrics
 from gateway.store import Store
 
-if TYPE_CHECKING:
-    from gateway.delivery.worker import Delivery
-
 
 @dataclass
 class WebContext:
@@ -22,7 +18,6 @@ class WebContext:
     store: Store
     audit: Audit
     metrics: Metrics = field(default_factory=Metrics)
-    delivery: Delivery | None = None
 
 
 CONTEXT: web.AppKey[WebContext] = web.AppKey("gatekeeper", WebContext)

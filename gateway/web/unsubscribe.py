@@ -21,7 +21,7 @@ from gateway import optout, tokens
 from gateway.addresses import AddressError, canonical
 from gateway.optout import ALL, UNSUBSCRIBED
 from gateway.store.records import ContactView, iso_now
-from gateway.web import CONTEXT, WebContext
+from gateway.web.context import CONTEXT, WebContext
 from gateway.web.i18n import catalog
 from gateway.web.unsubscribe_pages import (
     LEAVE,

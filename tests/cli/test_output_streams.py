@@ -16,7 +16,7 @@ import pytest
 
 from gateway.store import open_store
 from gateway.store.records import Decision, WriteBatch
-from tests.conftest import toml_text
+from tests.support.config import toml_text
 
 GATEKEEPER = str(Path(sys.executable).parent / "gatekeeper")
 

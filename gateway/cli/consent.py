@@ -1,4 +1,5 @@
-"""Consent-side commands: contacts, suppressions, dry-run checks, stats, policies."""
+"""Consent-side commands: `contacts import|show|proof`, `forget`, `purge` and
+`suppress add|remove|list|import`."""
 
 from __future__ import annotations
 
@@ -8,29 +9,24 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from gateway.accept import classify_message
 from gateway.addresses import canonical, check
-from gateway.app import load_configured_policies
-from gateway.classify import Classification, stream_for
-from gateway.config import Config, ConfigError
+from gateway.classify import Classification
+from gateway.cli.commands import Commands
+from gateway.config import Config
 from gateway.contacts import RowError, check_scope, read_contacts, read_csv
-from gateway.content import ContentReader
 from gateway.decide import Decider, message_facts
 from gateway.erasure import erased_key, erasure_key
-from gateway.policy import PURPOSES, Verdict, default_policy_dir, describe, lint
+from gateway.policy import Verdict
+from gateway.policy.vocab import MANUAL_SUPPRESSION_REASONS, PURPOSES
 from gateway.proof import proof_document
-from gateway.receive import parse_headers
+from gateway.startup import load_configured_policies
 from gateway.store import Store
-from gateway.store.records import SuppressionEntry, iso_now
-from gateway.transform.personalize import Personalizer
+from gateway.store.records import ContactView, SuppressionEntry
+from gateway.timefmt import iso_now, parse_time
 
-if TYPE_CHECKING:
-    from gateway.cli import Commands
-
-SUPPRESSION_REASONS = ("unsubscribed", "objected", "hard-bounce", "complaint")
 SUPPRESS_CHUNK = 5000
+PAGE = 1000
 TOPICAL = ("survey", "greeting", "consent-request", "marketing")
 """Purposes whose consent is given per topic (partner mail is per partner)."""
 
@@ -38,7 +34,6 @@ TOPICAL = ("survey", "greeting", "consent-request", "marketing")
 def register(cmds: Commands) -> None:
     _register_contacts(cmds)
     _register_suppress(cmds)
-    _register_tools(cmds)
 
 
 def _register_contacts(cmds: Commands) -> None:
@@ -63,7 +58,6 @@ def _register_contacts(cmds: Commands) -> None:
         help="also the verdicts for mail of this topic (default: the topics "
         "the contact consented to)",
     )
-
     proof = command(
         "proof",
         cmd_contacts_proof,
@@ -85,7 +79,7 @@ def _register_suppress(cmds: Commands) -> None:
     add = command("add", cmd_suppress_add, "suppress an address", parent=suppress)
     add.add_argument("email")
     add.add_argument("--scope", default="all", help="all, a purpose or a topic (default all)")
-    add.add_argument("--reason", default="unsubscribed", choices=SUPPRESSION_REASONS)
+    add.add_argument("--reason", default="unsubscribed", choices=MANUAL_SUPPRESSION_REASONS)
     remove = command("remove", cmd_suppress_remove, "lift suppressions", parent=suppress)
     remove.add_argument("email")
     remove.add_argument("--scope", help="only this scope (default: every scope)")
@@ -100,37 +94,6 @@ def _register_suppress(cmds: Commands) -> None:
         parent=suppress,
     )
     bulk.add_argument("file", type=Path)
-
-
-def _register_tools(cmds: Commands) -> None:
-    command = cmds.command
-    check_cmd = command("check", cmd_check, "dry run: the verdict for each recipient and why")
-    check_cmd.add_argument("message", type=Path)
-    check_cmd.add_argument("--to", nargs="+", required=True, metavar="ADDR")
-    check_cmd.add_argument(
-        "--from", dest="sender", default="", help="envelope sender (selects a stream)"
-    )
-    check_cmd.add_argument("--user", help="AUTH user (selects its stream)")
-    check_cmd.add_argument("--format", choices=["table", "json"], default="table")
-
-    stats = command(
-        "stats",
-        cmd_stats,
-        "decision counts by action, reason, purpose, jurisdiction",
-        readonly=True,
-    )
-    stats.add_argument("--since", help="ISO 8601 time or a duration back from now (2h, 7d)")
-
-    policy = cmds.group("policy", "jurisdiction policies")
-    policy_show = command(
-        "show",
-        cmd_policy_show,
-        "print a policy's rules with ids and citations",
-        parent=policy,
-        sync=True,
-    )
-    policy_show.add_argument("code")
-    command("lint", cmd_policy_lint, "check the policy files", parent=policy, sync=True)
 
 
 async def cmd_contacts_import(args: argparse.Namespace, config: Config, store: Store) -> int:
@@ -182,7 +145,7 @@ async def contact_verdicts(
     return rows
 
 
-def _print_view(view: Any) -> None:
+def _print_view(view: ContactView) -> None:
     print(f"contact   {view.address} (as given: {view.original or '-'})")
     print(
         f"country   {view.country or '-'}   source {view.source or '-'}   created "
@@ -196,6 +159,39 @@ def _print_view(view: Any) -> None:
         print(f"suppressed scope={s.scope} reason={s.reason} source={s.source} at {s.created_at}")
     for e in view.events:
         print(f"event     {e.at} {e.kind} {e.topic} source={e.source} {e.proof}".rstrip())
+
+
+async def cmd_contacts_proof(args: argparse.Namespace, config: Config, store: Store) -> int:
+    address = canonical(check(args.email))
+    view = await store.contact(address)
+    if view is None:
+        print(f"gatekeeper: nothing is known about {address}", file=sys.stderr)
+        return 1
+    print(json.dumps(proof_document(view), indent=2, ensure_ascii=False))
+    return 0
+
+
+async def cmd_forget(args: argparse.Namespace, config: Config, store: Store) -> int:
+    address = canonical(check(args.email))
+    hashed = erased_key(await erasure_key(store, config), address)
+    touched = await store.forget(address, hashed)
+    summary = ", ".join(f"{table} {n}" for table, n in touched.items() if n)
+    print(f"{address} erased ({summary or 'nothing held'}); suppressed as {hashed}")
+    return 0
+
+
+async def cmd_purge(args: argparse.Namespace, config: Config, store: Store) -> int:
+    retention = config.retention
+    decisions_before = parse_time(f"{retention.decisions_days}d")
+    inactive_before = parse_time(f"{retention.inactive_days}d")
+    assert decisions_before is not None and inactive_before is not None
+    counts = await store.purge(decisions_before, inactive_before, iso_now())
+    print(
+        f"purged {counts['decisions']} decisions older than {retention.decisions_days} "
+        f"days; expired {counts['consents_expired']} consents of contacts inactive for "
+        f"{retention.inactive_days} days"
+    )
+    return 0
 
 
 async def cmd_suppress_add(args: argparse.Namespace, config: Config, store: Store) -> int:
@@ -223,13 +219,13 @@ async def cmd_suppress_list(args: argparse.Namespace, config: Config, store: Sto
     writer.writerow(["email", "scope", "reason", "source", "created_at"])
     after, shown = None, 0
     while True:
-        page = await store.suppressions(limit=1000, after=after)
+        page = await store.suppressions(limit=PAGE, after=after)
         for s in page:
             writer.writerow([s.address, s.scope, s.reason, s.source, s.created_at])
             shown += 1
             if args.limit and shown >= args.limit:
                 return 0
-        if len(page) < 1000:
+        if len(page) < PAGE:
             return 0
         after = (page[-1].address, page[-1].scope, page[-1].reason)
 
@@ -240,7 +236,7 @@ def read_suppressions(path: Path) -> Iterator[SuppressionEntry]:
     for line, record in read_csv(path, ("email", "scope", "reason"), "email[,scope,reason]"):
         try:
             reason = (record.get("reason") or "unsubscribed").strip().lower()
-            if reason not in SUPPRESSION_REASONS:
+            if reason not in MANUAL_SUPPRESSION_REASONS:
                 raise ValueError(f"unknown reason {reason!r}")
             yield SuppressionEntry(
                 canonical(check((record.get("email") or "").strip())),
@@ -267,129 +263,4 @@ async def cmd_suppress_import(args: argparse.Namespace, config: Config, store: S
             chunk = []
     added += await store.suppress(chunk) if chunk else 0
     print(f"{total} rows, {added} new suppressions")
-    return 0
-
-
-async def cmd_check(args: argparse.Namespace, config: Config, store: Store) -> int:
-    data = args.message.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    policies = load_configured_policies(config)
-    recipients = [check(a) for a in args.to]
-    decider = Decider(store, policies, config, await erasure_key(store, config))
-    purpose, topic = _stream(config, args.user, args.sender)
-    headers = parse_headers(data)
-    reader = ContentReader.from_config(config)
-    classification, findings = classify_message(config, reader, data, headers, purpose, topic)
-    personalizer = Personalizer.from_config(config, config.smtp.hostname or "localhost")
-    footer = personalizer.adds_footer(classification.purpose != "transactional", findings)
-    facts = message_facts(classification, headers, reader.as_sent(findings, footer))
-    verdicts = await decider.verdicts(recipients, facts)
-    print_check(args.format, classification, verdicts)
-    return 0 if all(v.allowed for v in verdicts.values()) else 1
-
-
-def _stream(config: Config, user_name: str | None, sender: str) -> tuple[str | None, str | None]:
-    user = next((u for u in config.smtp.users if u.name == user_name), None)
-    if user_name and user is None:
-        raise ConfigError(f"{config.source}: no smtp.users entry named {user_name!r}")
-    return stream_for(config, user, sender)
-
-
-def print_check(fmt: str, classification: Classification, verdicts: dict[str, Any]) -> None:
-    if fmt == "json":
-        for address, v in verdicts.items():
-            print(
-                json.dumps(
-                    {
-                        "recipient": address,
-                        "purpose": classification.purpose,
-                        "topic": classification.topic,
-                        "jurisdiction": v.jurisdiction,
-                        "action": v.action,
-                        "basis": v.basis,
-                        "reason": v.reason,
-                        "rule": v.rule,
-                        "cite": v.cite,
-                        "detail": [*classification.notes, *v.detail],
-                    },
-                    ensure_ascii=False,
-                )
-            )
-        return
-    print(
-        f"purpose {classification.purpose} ({classification.origin})"
-        f"{'  topic ' + classification.topic if classification.topic else ''}"
-    )
-    for note in classification.notes:
-        print(f"  note: {note}")
-    for address, v in verdicts.items():
-        why = v.basis if v.allowed else v.reason
-        print(f"{address}: {v.action} {why} [{v.jurisdiction}] rule {v.rule} — {v.cite}")
-        for line in v.detail:
-            print(f"    {line}")
-
-
-async def cmd_stats(args: argparse.Namespace, config: Config, store: Store) -> int:
-    from gateway.cli import parse_time
-
-    counts = await store.decision_counts(parse_time(args.since))
-    for column, rows in counts.items():
-        print(f"by {column}:")
-        for value, count in rows:
-            print(f"  {value or '-':28} {count}")
-    return 0
-
-
-def cmd_policy_show(args: argparse.Namespace, config: Config) -> int:
-    policies = load_configured_policies(config)
-    code = args.code.lower()
-    if code not in policies:
-        print(
-            f"gatekeeper: no policy {code!r}; have {', '.join(sorted(policies))}", file=sys.stderr
-        )
-        return 1
-    print(describe(policies[code]))
-    return 0
-
-
-def cmd_policy_lint(args: argparse.Namespace, config: Config) -> int:
-    directory = Path(config.policy.directory) if config.policy.directory else default_policy_dir()
-    problems = lint(directory)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    print(f"{directory}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
-    return 1 if problems else 0
-
-
-async def cmd_contacts_proof(args: argparse.Namespace, config: Config, store: Store) -> int:
-    address = canonical(check(args.email))
-    view = await store.contact(address)
-    if view is None:
-        print(f"gatekeeper: nothing is known about {address}", file=sys.stderr)
-        return 1
-    print(json.dumps(proof_document(view), indent=2, ensure_ascii=False))
-    return 0
-
-
-async def cmd_forget(args: argparse.Namespace, config: Config, store: Store) -> int:
-    address = canonical(check(args.email))
-    hashed = erased_key(await erasure_key(store, config), address)
-    touched = await store.forget(address, hashed)
-    summary = ", ".join(f"{table} {n}" for table, n in touched.items() if n)
-    print(f"{address} erased ({summary or 'nothing held'}); suppressed as {hashed}")
-    return 0
-
-
-async def cmd_purge(args: argparse.Namespace, config: Config, store: Store) -> int:
-    from gateway.cli import parse_time
-
-    retention = config.retention
-    decisions_before = parse_time(f"{retention.decisions_days}d")
-    inactive_before = parse_time(f"{retention.inactive_days}d")
-    assert decisions_before is not None and inactive_before is not None
-    counts = await store.purge(decisions_before, inactive_before, iso_now())
-    print(
-        f"purged {counts['decisions']} decisions older than {retention.decisions_days} "
-        f"days; expired {counts['consents_expired']} consents of contacts inactive for "
-        f"{retention.inactive_days} days"
-    )
     return 0
