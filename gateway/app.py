@@ -15,7 +15,8 @@ from aiohttp import web
 
 from gateway.accept import Acceptor
 from gateway.audit import Audit
-from gateway.config import Config, ConfigError, is_loopback_host, parse_duration, parse_hostport
+from gateway.config import Config, ConfigError
+from gateway.config_values import is_loopback_host, parse_duration, parse_hostport
 from gateway.decide import Decider
 from gateway.delivery.upstream import UpstreamPool, UpstreamTarget, parse_upstream
 from gateway.delivery.worker import Delivery, RetryPolicy

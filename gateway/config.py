@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-import re
-import socket
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config_paths import anchor_paths
+from gateway.config_values import parse_duration, parse_hostport, url_of_listen
 from gateway.policy.vocab import COMBINE_MODES, PURPOSES
 
 ENV_PREFIX = "GATEKEEPER_"
@@ -375,48 +374,3 @@ def _validate_purposes(config: Config) -> None:
             raise ConfigError(
                 f"{config.source}: {key} {purpose!r} is not one of {', '.join(PURPOSES)}"
             )
-
-
-def parse_hostport(text: str) -> tuple[str, int]:
-    """`HOST:PORT`, `[::1]:PORT` for IPv6."""
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\[\]]+):(\d+)", text)
-    if not match:
-        raise ValueError(f"expected HOST:PORT or [IPv6]:PORT, got {text!r}")
-    host = match.group(1) or match.group(3)
-    port = int(match.group(2) or match.group(4))
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port out of range in {text!r}")
-    return host, port
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> float:
-    """`90`, `45s`, `30m`, `12h`, `5d` -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
-    if not match:
-        raise ValueError(f"expected a duration like 5d, 12h, 30m or 45s, got {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-
-
-def url_of_listen(listen: str) -> str:
-    """`http://HOST:PORT` for a listen address; a wildcard host is named by this machine."""
-    try:
-        host, port = parse_hostport(listen)
-    except ValueError:
-        return ""  # _validate names the bad listen address
-    if host in ("0.0.0.0", "::", ""):
-        host = socket.getfqdn()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

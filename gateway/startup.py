@@ -13,7 +13,8 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from gateway.config import Config, ConfigError, is_loopback_host
+from gateway.config import Config, ConfigError
+from gateway.config_values import is_loopback_host
 from gateway.policy import Policy, PolicyError, default_policy_dir, load_policies
 
 log = logging.getLogger("gatekeeper")
