@@ -42,11 +42,26 @@ def rows(count: int) -> Iterator[tuple[object, ...]]:
         allowed = rng.random() < 0.7
         reason = RARE_REASON if n % 1000 == 0 else rng.choice(REASONS[:-1])
         yield (
-            f"{n:020x}", moment, "bench", f"s{n // 3}", f"m{n // 3}@bench.example",
-            "127.0.0.1", "", "app@example.com", f"r{n % 500_000}@example.org",
-            rng.choice(PURPOSES), "", rng.choice(JURISDICTIONS), "data",
-            "allow" if allowed else "deny", "consent" if allowed else "",
-            "" if allowed else reason, "eu.marketing.consent", "GDPR art. 6(1)(a)", "", "",
+            f"{n:020x}",
+            moment,
+            "bench",
+            f"s{n // 3}",
+            f"m{n // 3}@bench.example",
+            "127.0.0.1",
+            "",
+            "app@example.com",
+            f"r{n % 500_000}@example.org",
+            rng.choice(PURPOSES),
+            "",
+            rng.choice(JURISDICTIONS),
+            "data",
+            "allow" if allowed else "deny",
+            "consent" if allowed else "",
+            "" if allowed else reason,
+            "eu.marketing.consent",
+            "GDPR art. 6(1)(a)",
+            "",
+            "",
         )
 
 

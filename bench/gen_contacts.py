@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write a contacts CSV of N generated rows (DESIGN §4 columns), streaming, for import tests
+"""Write a contacts CSV of N generated rows (docs/design.md §4 columns), streaming, for import tests
 and benchmarks: consents for every other contact, a purchase for every third.
 
   python bench/gen_contacts.py OUT.csv N [--bad-line L]
@@ -14,9 +14,18 @@ import csv
 from pathlib import Path
 
 COLUMNS = (
-    "email", "country", "source", "consent_topics", "consent_at", "double_opt_in_at",
-    "consent_proof", "customer_kind", "last_purchase_at", "purchase_categories",
-    "last_engaged_at", "objected_scopes",
+    "email",
+    "country",
+    "source",
+    "consent_topics",
+    "consent_at",
+    "double_opt_in_at",
+    "consent_proof",
+    "customer_kind",
+    "last_purchase_at",
+    "purchase_categories",
+    "last_engaged_at",
+    "objected_scopes",
 )
 COUNTRIES = ("cz", "pl", "de", "nl", "gb", "us", "ca", "fr")
 
@@ -52,8 +61,9 @@ def write(path: Path, count: int, bad_line: int | None = None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out", type=Path)
     parser.add_argument("count", type=int)
     parser.add_argument("--bad-line", type=int)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from gateway import accept
 from gateway.cli import main
+from gateway.pipeline import accept
 from gateway.policy import Verdict
 
 ALLOWED = Verdict("allow", "bench.no-decision", "", basis="transactional")

@@ -13,17 +13,19 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.accept import Acceptor
-from gateway.audit import Audit
 from gateway.config import Config, ConfigError
 from gateway.config_values import is_loopback_host, parse_duration, parse_hostport
-from gateway.decide import Decider
-from gateway.delivery.upstream import UpstreamPool, UpstreamTarget, parse_upstream
-from gateway.delivery.worker import Delivery, RetryPolicy
-from gateway.erasure import erasure_key
-from gateway.mailto import Mailbox
-from gateway.metrics import Metrics
+from gateway.consent.erasure import erasure_key
 from gateway.passwords import check_hash_format
+from gateway.pipeline.accept import Acceptor
+from gateway.pipeline.audit import Audit
+from gateway.pipeline.decide import Decider
+from gateway.pipeline.delivery.upstream import UpstreamPool, UpstreamTarget, parse_upstream
+from gateway.pipeline.delivery.worker import Delivery, RetryPolicy
+from gateway.pipeline.mailto import Mailbox
+from gateway.pipeline.metrics import Metrics
+from gateway.pipeline.transform.personalize import Personalizer
+from gateway.pipeline.writer import Writer
 from gateway.policy import Policy
 from gateway.smtp.auth import Authenticator
 from gateway.smtp.handler import Handler
@@ -42,10 +44,8 @@ from gateway.startup import (
 )
 from gateway.store import Store, open_store
 from gateway.store.sqlite import sqlite_path
-from gateway.transform.personalize import Personalizer
 from gateway.web.app import build_app
 from gateway.web.context import WebContext
-from gateway.writer import Writer
 
 log = logging.getLogger("gatekeeper")
 

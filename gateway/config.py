@@ -199,7 +199,7 @@ CHOICES: Mapping[str, tuple[str, ...]] = {
 
 
 def find_config_file(explicit: str | None) -> Path | None:
-    """--config, else $GATEKEEPER_CONFIG, else ./gatekeeper.toml when present (DESIGN §7)."""
+    """--config, else $GATEKEEPER_CONFIG, else ./gatekeeper.toml when present (design.md §7)."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("GATEKEEPER_CONFIG")

@@ -34,13 +34,15 @@ if command -v pg_ctlcluster >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; 
   as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
 fi
 
-# nodemailer, at the version the lock file names, for tests/test_clients.py
+# nodemailer, at the version the lock file names, for tests/acceptance/test_clients.py
 npm ci --prefix tests/clients/node --no-audit --no-fund --loglevel=error
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test,fast]"
 .venv/bin/ruff check gateway tests bench
+.venv/bin/ruff format --check gateway tests bench
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # the layers of docs/architecture.md (.importlinter)
 
 # Exit 5 is "no tests collected": fine when the arguments select none (e.g. -k, -m), a
 # failure when the whole suite collects nothing.

@@ -6,15 +6,39 @@ import pytest
 
 from gateway.addresses import AddressError, _validated, canonical, check
 
-GOOD = ["a@example.com", "First.Last@Example.COM", "x+tag@sub.example.org", "o'neil@example.ie",
-        "用户@例子.广告", "u@xn--bcher-kva.example", "a@b.co",
-        # dotless hosts and special-use names: the upstream decides deliverability (issue 9)
-        "root@localhost", "cron@myhost", "webmaster@localhost", "me@laptop.local", "a@x.test",
-        "a@example"]
-BAD = ["no-at", "a@", "@example.com", "a..b@example.com", "a@-x.example", "a@xn--zz",
-       "a@under_score", "<>", "",
-       "a@exa mple.com", ".a@example.com", "a@example..com", "a" * 65 + "@example.com",
-       "a@" + "b" * 64 + ".com", '"quoted"@example.com']
+GOOD = [
+    "a@example.com",
+    "First.Last@Example.COM",
+    "x+tag@sub.example.org",
+    "o'neil@example.ie",
+    "用户@例子.广告",
+    "u@xn--bcher-kva.example",
+    "a@b.co",
+    # dotless hosts and special-use names: the upstream decides deliverability (issue 9)
+    "root@localhost",
+    "cron@myhost",
+    "webmaster@localhost",
+    "me@laptop.local",
+    "a@x.test",
+    "a@example",
+]
+BAD = [
+    "no-at",
+    "a@",
+    "@example.com",
+    "a..b@example.com",
+    "a@-x.example",
+    "a@xn--zz",
+    "a@under_score",
+    "<>",
+    "",
+    "a@exa mple.com",
+    ".a@example.com",
+    "a@example..com",
+    "a" * 65 + "@example.com",
+    "a@" + "b" * 64 + ".com",
+    '"quoted"@example.com',
+]
 
 
 @pytest.mark.parametrize("address", GOOD)

@@ -11,15 +11,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gateway.addresses import canonical, check
-from gateway.classify import Classification
 from gateway.cli.commands import Commands
 from gateway.config import Config
-from gateway.contacts import RowError, check_scope, read_contacts, read_csv
-from gateway.decide import Decider, message_facts
-from gateway.erasure import erased_key, erasure_key
+from gateway.consent.contacts import RowError, check_scope, read_contacts, read_csv
+from gateway.consent.erasure import erased_key, erasure_key
+from gateway.consent.proof import proof_document
+from gateway.pipeline.classify import Classification
+from gateway.pipeline.decide import Decider, message_facts
 from gateway.policy import Verdict
 from gateway.policy.vocab import MANUAL_SUPPRESSION_REASONS, PURPOSES
-from gateway.proof import proof_document
 from gateway.startup import load_configured_policies
 from gateway.store import Store
 from gateway.store.records import ContactView, SuppressionEntry

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from gateway.cli.commands import Commands
 from gateway.config import Config
-from gateway.decision_filters import FILTERS, decision_query
+from gateway.consent.decision_filters import FILTERS, decision_query
 from gateway.store import Store
 from gateway.store.records import DECISION_FIELDS, Decision
 from gateway.timefmt import parse_time

@@ -8,19 +8,19 @@ import json
 import sys
 from pathlib import Path
 
-from gateway.accept import classify_message
 from gateway.addresses import check
-from gateway.classify import Classification, stream_for
 from gateway.cli.commands import Commands
 from gateway.config import Config, ConfigError
-from gateway.content import ContentReader
-from gateway.decide import Decider, message_facts
-from gateway.erasure import erasure_key
+from gateway.consent.erasure import erasure_key
+from gateway.pipeline.accept import classify_message
+from gateway.pipeline.classify import Classification, stream_for
+from gateway.pipeline.content import ContentReader
+from gateway.pipeline.decide import Decider, message_facts
+from gateway.pipeline.receive import parse_headers
+from gateway.pipeline.transform.personalize import Personalizer
 from gateway.policy import Verdict, describe, lint
-from gateway.receive import parse_headers
 from gateway.startup import load_configured_policies, policy_directory
 from gateway.store import Store
-from gateway.transform.personalize import Personalizer
 
 
 def register(cmds: Commands) -> None:

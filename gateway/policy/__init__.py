@@ -1,4 +1,4 @@
-"""Per-jurisdiction consent policy: facts in, verdict out (DESIGN §3-§5)."""
+"""Per-jurisdiction consent policy: facts in, verdict out (docs/design.md §3-§5)."""
 
 from gateway.policy.bases import ALLOW_BASES, BASES
 from gateway.policy.describe import describe

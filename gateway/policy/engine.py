@@ -1,4 +1,4 @@
-"""The policy engine: facts and a policy in, a Verdict out (DESIGN §3-§5).
+"""The policy engine: facts and a policy in, a Verdict out (docs/design.md §3-§5).
 
 Pure by design: no I/O and no clock reads, so every rule can be tested with a table of
 cases. The policy files say which bases, suppressions and content rules apply; the Basis and

@@ -79,7 +79,7 @@ class RecipientFacts:
 
 
 class Content(Protocol):
-    """What the body shows, as the content rules ask it (DESIGN §5). An implementation may
+    """What the body shows, as the content rules ask it (docs/design.md §5). An implementation may
     work a finding out only when it is first asked for: the engine asks only what a rule of
     the recipient's policy needs."""
 

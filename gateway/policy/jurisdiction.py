@@ -1,4 +1,4 @@
-"""Which policy applies to a recipient (DESIGN §5)."""
+"""Which policy applies to a recipient (docs/design.md §5)."""
 
 from __future__ import annotations
 

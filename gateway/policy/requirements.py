@@ -1,5 +1,5 @@
 """The content requirements a policy file can list, each one class registered in REQUIREMENTS
-by name (DESIGN §5).
+by name (docs/design.md §5).
 
 Adding one: a Requirement subclass here (`name`, `reason`, any parameters with their checks
 in `keys`, `met` and `terms`), its entry in REQUIREMENTS, its reason in vocab.DENY_REASONS,

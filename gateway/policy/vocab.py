@@ -16,10 +16,10 @@ PURPOSES: tuple[str, ...] = (
     "marketing",
     "partner-marketing",
 )
-"""Message classes, least strict first (DESIGN §2)."""
+"""Message classes, least strict first (docs/design.md §2)."""
 
 DENY_REASONS: tuple[str, ...] = (
-    # reported in this order when several apply (DESIGN §3)
+    # reported in this order when several apply (docs/design.md §3)
     "invalid-address",
     "erased",
     "hard-bounce",

@@ -1,4 +1,4 @@
-"""One hook per SMTP phase; each answers with a reply line. Decisions live in gateway.accept."""
+"""One hook per SMTP phase; each answers with a reply line. Decisions live in the pipeline."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope
 
-from gateway import replies
-from gateway.accept import Acceptor
 from gateway.addresses import AddressError, canonical, check, matches_glob
 from gateway.config import SmtpConfig
-from gateway.receive import Incoming
-from gateway.replies import NULL_SENDER
+from gateway.pipeline import replies
+from gateway.pipeline.accept import Acceptor
+from gateway.pipeline.receive import Incoming
+from gateway.pipeline.replies import NULL_SENDER
+from gateway.pipeline.transaction import Transaction
 from gateway.smtp.server import GatewaySession
-from gateway.transaction import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Handler:
         """aiosmtpd's extensions plus two the listener keeps: ENHANCEDSTATUSCODES (RFC 2034;
         GatewaySMTP.push adds a code to every reply) and PIPELINING (RFC 2920; commands are
         answered in order and DATA gives back what follows its end, shown by
-        tests/test_smtp_pipelining.py). No CHUNKING: there is no BDAT."""
+        tests/smtp/test_smtp_pipelining.py). No CHUNKING: there is no BDAT."""
         session.host_name = hostname  # aiosmtpd leaves this to an EHLO hook
         return [*responses[:-1], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
 

@@ -32,10 +32,10 @@ from aiosmtpd.smtp import (
 )
 from aiosmtpd.smtp import __ident__ as AIOSMTPD_IDENT
 
-from gateway import replies
 from gateway.config import SmtpUser
+from gateway.pipeline import replies
+from gateway.pipeline.transaction import Transaction
 from gateway.smtp.auth import Authenticator
-from gateway.transaction import Transaction
 
 END_OF_DATA = b"\r\n.\r\n"
 CHUNK = 256 * 1024

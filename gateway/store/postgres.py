@@ -16,9 +16,9 @@ from typing import Any
 
 import asyncpg
 
-from gateway.store import StoreError
 from gateway.store.consent import ConsentSide
 from gateway.store.dialect import POSTGRESQL, Connection, affected, numbered
+from gateway.store.interface import StoreError
 from gateway.store.records import SpoolMessage
 from gateway.store.schema import render
 from gateway.store.spool import SpoolSide

@@ -27,7 +27,7 @@ DECISION_FIELDS: tuple[str, ...] = (
     "rule",
     "cite",
 )
-"""The public fields of a decision, in order (DESIGN §3): JSON Lines, CSV and API use them."""
+"""The public fields of a decision, in order (docs/design.md §3); JSON Lines, CSV, the API."""
 
 
 def iso_now() -> str:
@@ -185,7 +185,7 @@ class DecisionQuery:
 
 @dataclass(slots=True)
 class ContactRow:
-    """One validated row of a contacts import (DESIGN §4 columns), times as ISO 8601 UTC."""
+    """One validated row of a contacts import (docs/design.md §4 columns), times as ISO 8601 UTC."""
 
     line: int
     address: str

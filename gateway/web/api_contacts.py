@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway.addresses import AddressError
-from gateway.contacts import contact_row
-from gateway.erasure import erased_key, erasure_key
-from gateway.proof import proof_document
+from gateway.consent.contacts import contact_row
+from gateway.consent.erasure import erased_key, erasure_key
+from gateway.consent.proof import proof_document
 from gateway.store.records import ConsentEvent
 from gateway.web.api_request import (
     ApiError,

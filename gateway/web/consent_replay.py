@@ -4,7 +4,7 @@ The rules are the store's own (its `CONSENT_STATE` statements, applied as each
 event is recorded): a grant or resubscribe sets `granted_at`, `source` and `proof` and lifts
 a withdrawal; a confirm sets `double_opt_in_at`; a withdraw or unsubscribe sets
 `withdrawn_at`; an objection is a suppression, not a consent change; a confirm or withdraw
-of a topic never granted changes nothing. tests/test_web_consent_replay.py holds this to the
+of a topic never granted changes nothing. tests/web/test_web_consent_replay.py holds this to the
 store: replaying a contact's whole history gives the consents `store.contact()` returns.
 """
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from gateway.audit import Audit
 from gateway.config import Config
-from gateway.metrics import Metrics
+from gateway.pipeline.audit import Audit
+from gateway.pipeline.metrics import Metrics
 from gateway.store import Store
 
 

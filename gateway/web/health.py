@@ -7,8 +7,8 @@ import asyncio
 from aiohttp import web
 
 from gateway.config import Config
-from gateway.delivery.upstream import parse_upstream
-from gateway.metrics import CONTENT_TYPE
+from gateway.pipeline.delivery.upstream import parse_upstream
+from gateway.pipeline.metrics import CONTENT_TYPE
 from gateway.web.context import CONTEXT, WebContext
 
 READY_TIMEOUT = 5.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.decision_filters import FILTERS
+from gateway.consent.decision_filters import FILTERS
 from gateway.web.api_contacts import CONTACT_FIELDS
 from gateway.web.api_request import PAGE_DEFAULT, PAGE_MAX, PREFIX
 

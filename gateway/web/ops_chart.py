@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from html import escape
 
-from gateway.decision_filters import FILTERS
+from gateway.consent.decision_filters import FILTERS
 from gateway.store.records import Decision, DecisionQuery
 from gateway.timefmt import parse_iso
 from gateway.web.context import WebContext

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from gateway.decision_filters import FILTERS
-from gateway.delivery.worker import ACTIONS as DELIVERY_OUTCOMES
+from gateway.consent.decision_filters import FILTERS
+from gateway.pipeline.delivery.worker import ACTIONS as DELIVERY_OUTCOMES
 from gateway.policy.facts import DENY_REASONS, PURPOSES
 from gateway.store.records import ContactView, Decision, DecisionQuery
 from gateway.timefmt import parse_time

@@ -1,4 +1,4 @@
-"""Unsubscribe endpoint (DESIGN §6): RFC 8058 one-click POST and a preference page on GET.
+"""Unsubscribe endpoint (docs/design.md §6): RFC 8058 one-click POST and a preference page on GET.
 
 A GET never changes anything: link scanners and mail-security proxies prefetch URLs. Every
 change is a POST to the same URL, either the bare one-click body that mail providers send
@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from gateway import optout, tokens
 from gateway.addresses import AddressError, canonical
-from gateway.optout import ALL, UNSUBSCRIBED
+from gateway.consent import tokens
+from gateway.pipeline import optout
+from gateway.pipeline.optout import ALL, UNSUBSCRIBED
 from gateway.store.records import ContactView, iso_now
 from gateway.web.context import CONTEXT, WebContext
 from gateway.web.i18n import catalog

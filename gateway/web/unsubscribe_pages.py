@@ -13,7 +13,7 @@ from html import escape
 
 from aiohttp import web
 
-from gateway.optout import ALL
+from gateway.pipeline.optout import ALL
 from gateway.web.i18n import Catalog, Locale, Markup
 from gateway.web.pages import page
 

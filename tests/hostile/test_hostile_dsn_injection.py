@@ -11,8 +11,6 @@ import email
 import email.policy
 from email.message import Message
 
-import pytest
-
 from tests.hostile.wire import NORMAL, send_message, wait_for_recipient
 
 INJECTING_REPLY = (
@@ -62,7 +60,6 @@ async def test_multi_line_reply_injects_no_status_fields(upstream, gateway_facto
     assert fields["action"] == ["failed"]
     assert fields["status"] == ["5.1.1"]
     assert all(len(values) == 1 for values in fields.values()), fields
-
 
 
 async def test_the_folded_reply_still_names_the_bad_mailbox(upstream, gateway_factory):

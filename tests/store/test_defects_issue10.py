@@ -13,8 +13,9 @@ from contextlib import closing
 import asyncpg
 import pytest
 
-from gateway import optout
-from gateway.audit import Audit
+from gateway.pipeline import optout
+from gateway.pipeline.audit import Audit
+from gateway.pipeline.writer import Writer
 from gateway.store import Store
 from gateway.store.records import (
     ConsentEvent,
@@ -23,7 +24,6 @@ from gateway.store.records import (
     SuppressionEntry,
     WriteBatch,
 )
-from gateway.writer import Writer
 from tests.store.helpers import CONTACTS, decision, message, row
 
 # Spellings an envelope may carry, and the canonical key (casefold + IDNA) rows are filed under.

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway import tokens
+from gateway.consent import tokens
 
 SECRET = "test-secret-1"
 ADDRESS = "alice@example.org"

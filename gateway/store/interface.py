@@ -1,0 +1,114 @@
+"""The store's one narrow async interface, which both engines implement.
+
+Writes go through `commit(WriteBatch)` so that one transaction (and one fsync) serves many
+SMTP sessions at once; see gateway/pipeline/writer.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from gateway.policy.facts import RecipientFacts
+from gateway.store.records import (
+    ConsentEvent,
+    ContactRow,
+    ContactView,
+    Decision,
+    DecisionQuery,
+    ImportCounts,
+    QueueEntry,
+    SpoolMessage,
+    SuppressionEntry,
+    WriteBatch,
+)
+
+
+class StoreError(Exception):
+    """The store cannot be used (bad URL, schema newer than this code, ...)."""
+
+
+class Store(Protocol):
+    url: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def commit(self, batch: WriteBatch) -> None:
+        """Write the batch in one durable transaction."""
+
+    async def spool_claim(self, now: float, lease: float, limit: int) -> list[SpoolMessage]:
+        """Messages with recipients due at `now`, leased for `lease` seconds to this caller."""
+
+    async def spool_release(self, now: float) -> int:
+        """Make every queued recipient due now (start-up of the only instance)."""
+
+    async def spool_list(self) -> list[QueueEntry]: ...
+
+    async def spool_retry(self, ids: Sequence[str], now: float) -> int:
+        """Make the given messages (all when empty) due now; returns recipients touched."""
+
+    async def decisions(self, query: DecisionQuery) -> list[tuple[int, Decision]]:
+        """Decisions matching the query with their sequence numbers, for keyset paging."""
+
+    async def decision_counts(self, since: str | None = None) -> dict[str, list[tuple[str, int]]]:
+        """Decisions since a time, counted by action, reason, purpose, jurisdiction, phase."""
+
+    # -- consent and suppression ------------------------------------------------------------
+    async def recipient_facts(
+        self, addresses: Sequence[str], suppressed_only: Sequence[str] = ()
+    ) -> dict[str, RecipientFacts]:
+        """Everything the policy engine needs for these canonical addresses, in one call,
+        and the suppressions of `suppressed_only` (keys that only the suppression list
+        holds: erased addresses' hashes).
+
+        Addresses with no contact row and no suppression are left out.
+        """
+
+    async def import_contacts(self, rows: Iterable[ContactRow]) -> ImportCounts:
+        """All or nothing: an exception from `rows` (a bad line) rolls everything back."""
+
+    async def contact(self, address: str) -> ContactView | None: ...
+
+    async def record_consent(self, events: Sequence[ConsentEvent]) -> None:
+        """Append the events and update each consent's current state from them."""
+
+    async def suppress(self, entries: Sequence[SuppressionEntry]) -> int:
+        """Add suppressions (an existing address+scope+reason is kept); returns how many
+        were new."""
+
+    async def opt_out(
+        self, entries: Sequence[SuppressionEntry], events: Sequence[ConsentEvent]
+    ) -> list[SuppressionEntry]:
+        """Add suppressions and, in the same transaction, the consent events of those that
+        were new (an event goes with the entry of its address whose scope is its topic);
+        returns the new entries. A crash keeps both or neither."""
+
+    async def unsuppress(
+        self, address: str, scope: str | None = None, reason: str | None = None
+    ) -> int: ...
+
+    async def suppressions(
+        self,
+        address: str | None = None,
+        limit: int = 1000,
+        after: tuple[str, str, str] | None = None,
+    ) -> list[SuppressionEntry]:
+        """Ordered by address, scope, reason; `after` = (address, scope, reason) of the last
+        entry of the previous page (keyset paging)."""
+
+    # -- retention and erasure ---------------------------------------------------------------
+    async def meta(self, name: str, default: str) -> str:
+        """A stored setting; `default` is stored and returned the first time."""
+
+    async def forget(self, address: str, hashed: str) -> dict[str, int]:
+        """Erase an address (GDPR art. 17): personal data deleted, the address replaced by
+        `hashed` wherever a record must stay, and an `erased` suppression kept under `hashed`.
+        Returns rows touched per table."""
+
+    async def purge(self, decisions_before: str, inactive_before: str, now: str) -> dict[str, int]:
+        """Retention: decisions older than `decisions_before` deleted; consents of contacts
+        inactive since before `inactive_before` removed, each recorded as an `expire` event."""

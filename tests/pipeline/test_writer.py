@@ -1,0 +1,145 @@
+"""gateway.pipeline.writer: group commit on a real SQLite store.
+
+The store is wrapped only to watch it (and to hold a commit open where a test needs
+sessions to pile up behind it); every write goes to the real database file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.pipeline.writer import Writer
+from gateway.store import Store, open_store
+from gateway.store.records import (
+    Decision,
+    DecisionQuery,
+    SpoolMessage,
+    SpoolRecipient,
+    WriteBatch,
+)
+
+
+class WatchedStore:
+    """The real store, with each commit's size and end noted; `hold` keeps commits waiting."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.commits: list[int] = []
+        """Messages per commit, noted once the commit returned."""
+        self.entered = asyncio.Event()
+        self.hold: asyncio.Event | None = None
+
+    async def commit(self, batch: WriteBatch) -> None:
+        self.entered.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        await self.store.commit(batch)
+        self.commits.append(len(batch.messages))
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[tuple[Store, Path]]:
+    path = tmp_path / "writer.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    yield store, path
+    await store.close()
+
+
+def message(mid: str) -> SpoolMessage:
+    return SpoolMessage(
+        id=mid,
+        received_at=1.0,
+        sender="app@example.com",
+        data=b"Subject: x\r\n\r\nbody\r\n",
+        recipients=[SpoolRecipient(f"{mid}@example.org", next_attempt=1e12)],
+    )
+
+
+def decision(n: int) -> Decision:
+    return Decision(
+        time=f"2024-01-01T00:00:{n:02d}Z",
+        phase="data",
+        action="allow",
+        recipient=f"r{n}@example.org",
+    )
+
+
+async def spooled(store: Store) -> list[str]:
+    return sorted({entry.id for entry in await store.spool_list()})
+
+
+async def test_sessions_waiting_behind_a_commit_share_the_next_one(
+    db: tuple[Store, Path],
+) -> None:
+    store, _ = db
+    watched = WatchedStore(store)
+    watched.hold = asyncio.Event()
+    writer = Writer(watched)  # type: ignore[arg-type]  # the store's commit, watched
+    writer.start()
+    first = asyncio.create_task(writer.spool(message("m0")))
+    await watched.entered.wait()
+    # while m0's commit is open, five more sessions hand in their messages
+    rest = [asyncio.create_task(writer.spool(message(f"m{n}"))) for n in range(1, 6)]
+    await asyncio.sleep(0)
+    watched.hold.set()
+    await asyncio.gather(first, *rest)
+    assert watched.commits == [1, 5]
+    assert await spooled(store) == [f"m{n}" for n in range(6)]
+    await writer.stop()
+
+
+async def test_spool_returns_only_after_the_commit_returned(db: tuple[Store, Path]) -> None:
+    store, _ = db
+    watched = WatchedStore(store)
+    watched.hold = asyncio.Event()
+    writer = Writer(watched)  # type: ignore[arg-type]
+    writer.start()
+    session = asyncio.create_task(writer.spool(message("m1")))
+    await watched.entered.wait()
+    assert not session.done()  # the commit holding m1 has not returned: no 250 yet
+    watched.hold.set()
+    await session
+    assert watched.commits == [1]  # noted when store.commit returned, before spool did
+    assert await spooled(store) == ["m1"]
+    await writer.stop()
+
+
+async def test_a_store_fault_fails_the_waiting_sessions_and_the_writer_goes_on(
+    db: tuple[Store, Path],
+) -> None:
+    store, path = db
+    with sqlite3.connect(path) as raw:  # a real fault: the database refuses new messages
+        raw.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON spool_message"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    writer = Writer(store)
+    writer.start()
+    writer.record([decision(1)])
+    with pytest.raises(Exception, match="refused"):
+        await writer.spool(message("m1"))
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP TRIGGER refuse")
+    await writer.spool(message("m2"))  # the same writer, after the store recovered
+    await writer.flush()
+    assert await spooled(store) == ["m2"]  # m1 was refused with its session's 451
+    # the decision row of the failed batch was kept for the next commit
+    assert [d.recipient for _, d in await store.decisions(DecisionQuery())] == ["r1@example.org"]
+    await writer.stop()
+
+
+async def test_stop_flushes_what_was_handed_in(db: tuple[Store, Path]) -> None:
+    store, _ = db
+    writer = Writer(store)
+    writer.start()
+    writer.record([decision(n) for n in range(3)])
+    writer.spool_later(message("report"))
+    await writer.stop()
+    assert len(await store.decisions(DecisionQuery())) == 3
+    assert await spooled(store) == ["report"]
