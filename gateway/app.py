@@ -8,7 +8,7 @@ import signal
 import ssl
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aiohttp import web
@@ -19,11 +19,15 @@ from gateway.consent.erasure import erasure_key
 from gateway.passwords import check_hash_format
 from gateway.pipeline.accept import Acceptor
 from gateway.pipeline.audit import Audit
+from gateway.pipeline.brake import Brake
 from gateway.pipeline.decide import Decider
 from gateway.pipeline.delivery.upstream import UpstreamPool, UpstreamTarget, parse_upstream
-from gateway.pipeline.delivery.worker import Delivery, RetryPolicy
+from gateway.pipeline.delivery.worker import Delivery, RetryPolicy, Verp
+from gateway.pipeline.mailboxes import LocalMailboxes
 from gateway.pipeline.mailto import Mailbox
 from gateway.pipeline.metrics import Metrics
+from gateway.pipeline.report_mailbox import ReportMailbox
+from gateway.pipeline.report_outcomes import ReportIntake, report_keys
 from gateway.pipeline.transform.personalize import Personalizer
 from gateway.pipeline.writer import Writer
 from gateway.policy import Policy
@@ -105,6 +109,8 @@ class Gateway:
     sessions: set[GatewaySMTP] = field(default_factory=set)
     smtp_server: asyncio.Server | None = None
     http_runner: web.AppRunner | None = None
+    reports: ReportIntake | None = None
+    """Where reports are applied: the report mailbox, and the provider webhooks."""
 
     @property
     def smtp_port(self) -> int:
@@ -170,6 +176,8 @@ async def _assemble(
     metrics = Metrics()
     audit = Audit(writer, instance=hostname, metrics=metrics)
     key = await erasure_key(store, config)
+    signing = await report_keys(store)
+    personalizer = replace(personalizer, ref_key=signing[0])
     delivery = Delivery(
         store,
         writer,
@@ -185,6 +193,7 @@ async def _assemble(
         hostname=hostname,
         erasure_key=key,
         metrics=metrics,
+        verp=Verp(signing[0], config.bounces.domain) if config.bounces.domain else None,
     )
     # This process owns the spool it finds (SQLite): what a crash left leased is due now.
     if config.store.url.startswith("sqlite:"):
@@ -193,6 +202,11 @@ async def _assemble(
     undo.push_async_callback(delivery.stop)
     gateway = Gateway(config, store, writer, delivery, hostname, audit, metrics)
     metrics.watch(gateway.sessions, lambda: delivery.backlog)
+    brake = Brake(store, config.complaints, metrics)
+    await brake.load()
+    brake.start()
+    undo.push_async_callback(brake.stop)
+    gateway.reports = ReportIntake(store, writer, audit, config.bounces, signing, brake)
     acceptor = Acceptor(
         config=config,
         hostname=hostname,
@@ -201,13 +215,17 @@ async def _assemble(
         decider=Decider(store, policies, config, key),
         audit=audit,
         personalizer=personalizer,
-        mailbox=Mailbox(
-            store,
-            audit,
-            config.unsubscribe.keys,
-            personalizer.mailto_domain,
-            config.unsubscribe.token_days,
+        mailbox=LocalMailboxes(
+            Mailbox(
+                store,
+                audit,
+                config.unsubscribe.keys,
+                personalizer.mailto_domain,
+                config.unsubscribe.token_days,
+            ),
+            ReportMailbox(gateway.reports, config.bounces, writer, brake),
         ),
+        brake=brake,
     )
     return gateway, Handler(config.smtp, acceptor)
 
@@ -299,6 +317,8 @@ async def stop(gateway: Gateway) -> None:
     if gateway.http_runner is not None:
         await gateway.http_runner.cleanup()
     await gateway.delivery.stop()
+    if gateway.reports is not None and gateway.reports.brake is not None:
+        await gateway.reports.brake.stop()
     await gateway.writer.stop()
     await gateway.store.close()
 

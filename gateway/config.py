@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config_paths import anchor_paths
+from gateway.config_reports import BouncesConfig, ComplaintsConfig
 from gateway.config_values import parse_duration, parse_hostport, url_of_listen
 from gateway.policy.vocab import COMBINE_MODES, PURPOSES
 
@@ -186,6 +187,8 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
+    complaints: ComplaintsConfig = field(default_factory=ComplaintsConfig)
     source: str = "defaults"
 
 
@@ -359,6 +362,8 @@ def _validate(config: Config) -> None:
     if bool(config.smtp.tls_cert) != bool(config.smtp.tls_key):
         raise ConfigError(f"{source}: 'smtp.tls_cert' and 'smtp.tls_key' go together")
     _validate_purposes(config)
+    for problem in config.bounces.problems() + config.complaints.problems():
+        raise ConfigError(f"{source}: {problem}")
     if config.smtp.max_recipients < 1 or config.smtp.max_message_size < 1:
         raise ConfigError(f"{source}: smtp limits must be positive")
 

@@ -14,12 +14,13 @@ from email.message import Message
 from gateway.config import Config
 from gateway.pipeline import replies
 from gateway.pipeline.audit import Audit
+from gateway.pipeline.brake import Brake
 from gateway.pipeline.classify import Classification, classify, stream_for
 from gateway.pipeline.content import BodyFindings, ContentReader
 from gateway.pipeline.decide import Decider, decision_record, message_facts
 from gateway.pipeline.delivery.dsn import report_message
 from gateway.pipeline.delivery.worker import Delivery
-from gateway.pipeline.mailto import Mailbox
+from gateway.pipeline.mailboxes import LocalMailboxes
 from gateway.pipeline.mime import TextPart, moved, text_parts
 from gateway.pipeline.receive import Incoming, decoded_header
 from gateway.pipeline.replies import FAULT
@@ -46,9 +47,11 @@ class Acceptor:
         decider: Decider,
         audit: Audit,
         personalizer: Personalizer,
-        mailbox: Mailbox,
+        mailbox: LocalMailboxes,
+        brake: Brake | None = None,
     ) -> None:
         self.mailbox = mailbox
+        self._brake = brake
         self._config = config
         self._hostname = hostname
         self._writer = writer
@@ -67,6 +70,9 @@ class Acceptor:
         """With the stream known, each recipient is decided here: a real per-recipient 550."""
         if transaction.purpose is None:
             return None
+        paused = self._paused(transaction.sender, transaction.purpose)
+        if paused:
+            return paused
         classification = Classification(transaction.purpose, "stream", topic=transaction.topic)
         facts = message_facts(classification, None, None)
         try:
@@ -91,6 +97,10 @@ class Acceptor:
             verdict.reason or "refused", address, verdict, decision, classification, transaction
         )
 
+    def _paused(self, sender: str, purpose: str) -> str | None:
+        """The complaint-rate brake's 451 for a paused sender domain (pipeline/brake.py)."""
+        return self._brake.refusal(sender, purpose) if self._brake is not None else None
+
     def invalid_address(
         self, client: Client, field: str, typed: str, problem: str, sender: str
     ) -> str:
@@ -114,10 +124,10 @@ class Acceptor:
         try:
             requests = [r for r in message.recipients if self.mailbox.owns(r)]
             if requests:
-                await self.mailbox.receive(message, requests)
+                received = await self.mailbox.receive(message, requests)
                 message.recipients = [r for r in message.recipients if r not in requests]
                 if not message.recipients:
-                    return replies.UNSUBSCRIBE_RECEIVED
+                    return received
             return await self._accept(transaction, message)
         except Exception:
             log.exception("accepting a message from %s failed", message.client)
@@ -134,6 +144,9 @@ class Acceptor:
             transaction.purpose,
             transaction.topic,
         )
+        paused = self._paused(message.sender, classification.purpose)
+        if paused:
+            return paused
         commercial = classification.purpose != "transactional"
         footer = self._personalizer.adds_footer(commercial, content)
         who = Who(
@@ -160,7 +173,9 @@ class Acceptor:
         # Stripping and the trace fields change only the top header block, so every text
         # leaf found in the received bytes moved by the same number of bytes.
         parts = moved(content.parts, len(shared) - len(message.data))
-        copies = await self._copies(shared, parts, allowed, classification, footer, now + LEASE)
+        copies = await self._copies(
+            shared, parts, allowed, classification, footer, now + LEASE, queue_id
+        )
         if any(not c.prefix and c.data is None for c in copies):
             # recipients without a copy of their own share one signature
             shared = await self._personalizer.sign(b"", shared) + shared
@@ -289,8 +304,9 @@ class Acceptor:
         classification: Classification,
         footer: bool,
         next_attempt: float,
+        queue_id: str,
     ) -> list[SpoolRecipient]:
-        if classification.purpose == "transactional" or not self._personalizer.unsubscribe_enabled:
+        if classification.purpose == "transactional" or not self._personalizer.personalizes:
             return [SpoolRecipient(a, next_attempt=next_attempt) for a in allowed]
         scope = classification.topic or classification.purpose
         copies = self._personalizer.recipients(
@@ -299,6 +315,7 @@ class Acceptor:
             scope,
             needs_footer=footer,
             next_attempt=next_attempt,
+            queue_id=queue_id,
         )
         for copy in copies:
             copy.prefix = await self._personalizer.sign(copy.prefix, copy.data or data)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from gateway.consent.tokens import TokenError, token_from_mail, verify
-from gateway.pipeline import optout
+from gateway.pipeline import optout, replies
 from gateway.pipeline.audit import Audit
 from gateway.pipeline.receive import Incoming
 from gateway.policy.vocab import UNSUBSCRIBE_MIN_DAYS
@@ -26,6 +26,11 @@ SOURCE = "mailto"
 
 
 class Mailbox:
+    """The unsubscribe address: a local mailbox (pipeline/mailboxes.py)."""
+
+    rcpt_reply = replies.UNSUBSCRIBE_ADDRESS_OK
+    data_reply = replies.UNSUBSCRIBE_RECEIVED
+
     def __init__(
         self, store: Store, audit: Audit, keys: Sequence[bytes], domain: str, token_days: int
     ) -> None:

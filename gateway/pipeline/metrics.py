@@ -54,6 +54,12 @@ class Metrics:
             "Messages being delivered by this process now",
             registry=self.registry,
         )
+        self.complaint_rate = Gauge(
+            "gatekeeper_complaint_rate",
+            "Complaints per delivered non-transactional message over 24 h, by sender domain",
+            ["domain"],
+            registry=self.registry,
+        )
 
     def count(self, decisions: Sequence[Decision]) -> None:
         for d in decisions:

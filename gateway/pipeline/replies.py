@@ -22,6 +22,7 @@ SENDER_OK = "250 2.1.0 Sender OK"
 RECIPIENT_OK = "250 2.1.5 Recipient OK"
 RECIPIENT_DUPLICATE = "250 2.1.5 Recipient OK (duplicate)"
 UNSUBSCRIBE_ADDRESS_OK = "250 2.1.5 Unsubscribe address OK"
+REPORT_ADDRESS_OK = "250 2.1.5 Report address OK"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"  # RFC 4954 §6
 AUTH_IN_TRANSACTION = "503 5.5.1 AUTH not permitted during a mail transaction"  # RFC 4954 §4
 # RFC 3463 X.1.7 "bad sender's mailbox address syntax", X.1.3 "bad destination mailbox
@@ -37,6 +38,7 @@ DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
 START_DATA = "354 End data with <CR><LF>.<CR><LF>"
 DATA_OK = "250 2.0.0 OK"
 UNSUBSCRIBE_RECEIVED = "250 2.0.0 Unsubscribe request received"
+REPORT_RECEIVED = "250 2.0.0 Report received"
 FAULT = "451 4.3.0 Temporary gateway fault, please try again later"
 """The gateway's own faults are 4xx: the client keeps the message and tries again."""
 # Like Postfix's smtpd_forbid_bare_newline: bare CR or LF is how SMTP smuggling
@@ -161,3 +163,13 @@ def too_big(limit: int | None) -> str:
 
 def line_too_long(limit: int) -> str:
     return f"552 5.3.4 Line longer than {limit} characters (RFC 5322 §2.1.1)"
+
+
+def sender_paused(domain: str, rate: float, threshold: float) -> str:
+    """The complaint-rate brake (docs/design.md §8): a 4xx, so the application keeps the mail
+    (RFC 5321 §4.2.5); RFC 3463 X.7.1 "delivery not authorized", the policy being ours."""
+    return fit(
+        f"451 4.7.1 Sender domain {domain} paused: complaint rate {rate:.2%} over 24 h is above "
+        f"{threshold:.2%} (complaints.pause_rate); non-transactional mail waits until "
+        f"gatekeeper senders resume {domain}"
+    )

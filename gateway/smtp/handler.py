@@ -106,7 +106,7 @@ class Handler:
             return replies.RECIPIENT_DUPLICATE
         if self._acceptor.mailbox.owns(address):
             _take(transaction, envelope, key, address)
-            return replies.UNSUBSCRIBE_ADDRESS_OK
+            return self._acceptor.mailbox.rcpt_reply(address)
         if transaction.relay_refusal:
             return transaction.relay_refusal
         refusal = await self._acceptor.recipient(transaction, address)

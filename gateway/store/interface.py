@@ -18,6 +18,7 @@ from gateway.store.records import (
     DecisionQuery,
     ImportCounts,
     QueueEntry,
+    SenderPause,
     SpoolMessage,
     SuppressionEntry,
     WriteBatch,
@@ -56,6 +57,20 @@ class Store(Protocol):
 
     async def decision_counts(self, since: str | None = None) -> dict[str, list[tuple[str, int]]]:
         """Decisions since a time, counted by action, reason, purpose, jurisdiction, phase."""
+
+    # -- reports that come back: the complaint-rate brake ----------------------------------
+    async def sender_counts(self, since: str) -> list[tuple[str, str, int]]:
+        """(envelope sender, `delivered`, `complaint` or `sender-side`, count) of
+        non-transactional mail since a time: delivery rows and report rows."""
+
+    async def sender_pauses(self) -> list[SenderPause]:
+        """Every domain the brake paused, resumed ones included."""
+
+    async def pause_sender(self, domain: str, at: str, detail: str) -> bool:
+        """Pause a domain; False when it is paused already."""
+
+    async def resume_sender(self, domain: str, at: str) -> bool:
+        """Lift a pause; False when the domain was not paused."""
 
     # -- consent and suppression ------------------------------------------------------------
     async def recipient_facts(

@@ -20,6 +20,7 @@ from gateway.store.consent import ConsentSide
 from gateway.store.dialect import POSTGRESQL, Connection, affected, numbered
 from gateway.store.interface import StoreError
 from gateway.store.records import SpoolMessage
+from gateway.store.reports import ReportSide
 from gateway.store.schema import render
 from gateway.store.spool import SpoolSide
 from gateway.store.sql import SPOOL_MESSAGE_COLUMNS, SPOOL_RECIPIENT_COLUMNS, spool_messages
@@ -67,7 +68,7 @@ class PostgresConnection:
         return list(await self._conn.fetch(numbered(sql), *params))
 
 
-class PostgresStore(SpoolSide, ConsentSide):
+class PostgresStore(SpoolSide, ConsentSide, ReportSide):
     dialect = POSTGRESQL
 
     def __init__(self, url: str) -> None:

@@ -249,3 +249,14 @@ class ContactView:
     events: list[ConsentEvent] = field(default_factory=list)
     relationships: list[dict[str, str | None]] = field(default_factory=list)
     suppressions: list[SuppressionEntry] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SenderPause:
+    """A sender domain the complaint-rate brake paused (docs/design.md §8); `resumed_at`
+    set once `gatekeeper senders resume` lifted it."""
+
+    domain: str
+    paused_at: str
+    resumed_at: str = ""
+    detail: str = ""

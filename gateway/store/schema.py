@@ -115,6 +115,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX decision_jurisdiction ON decision (jurisdiction, seq);
     CREATE INDEX contact_engaged ON contact (last_engaged_at);
     """,
+    # Reports that come back (docs/design.md §8): a report names its original by queue id
+    # (VERP, X-Gatekeeper-Ref); a sender domain paused by the complaint-rate brake stays
+    # paused across restarts and instances until `gatekeeper senders resume`.
+    """
+    CREATE INDEX decision_queue ON decision (queue_id, seq);
+    CREATE TABLE sender_pause (
+        domain TEXT PRIMARY KEY,
+        paused_at TEXT NOT NULL,
+        resumed_at TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    """,
 )
 
 

@@ -20,6 +20,7 @@ from gateway.store.consent import ConsentSide
 from gateway.store.dialect import SQLITE, Connection, marks
 from gateway.store.interface import StoreError
 from gateway.store.records import SpoolMessage
+from gateway.store.reports import ReportSide
 from gateway.store.schema import render
 from gateway.store.spool import SpoolSide
 from gateway.store.sql import SPOOL_MESSAGE_COLUMNS, SPOOL_RECIPIENT_COLUMNS, spool_messages
@@ -57,7 +58,7 @@ class SqliteConnection:
             return list(await cur.fetchall())
 
 
-class SqliteStore(SpoolSide, ConsentSide):
+class SqliteStore(SpoolSide, ConsentSide, ReportSide):
     dialect = SQLITE
 
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:

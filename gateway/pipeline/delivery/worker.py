@@ -27,6 +27,7 @@ from gateway.pipeline.delivery.outbox import deliver_to_outbox
 from gateway.pipeline.delivery.upstream import UpstreamPool, UpstreamTarget, send
 from gateway.pipeline.metrics import Metrics
 from gateway.pipeline.writer import LEASE, Writer
+from gateway.reports.verp import verp_address
 from gateway.store import Store
 from gateway.store.records import (
     Decision,
@@ -63,7 +64,23 @@ class RetryPolicy:
         return ceiling * random.uniform(0.5, 1.0)
 
 
-Sender = Callable[[SpoolMessage, list[SpoolRecipient], bytes], Awaitable[dict[str, Outcome]]]
+Sender = Callable[[SpoolMessage, list[SpoolRecipient], bytes, str], Awaitable[dict[str, Outcome]]]
+"""(message, recipients, bytes, envelope sender) -> outcome per recipient."""
+
+
+@dataclass(frozen=True)
+class Verp:
+    """`bounces.domain`: each recipient's copy goes out with its own envelope sender
+    `b+TOKEN@domain` (gateway.reports.verp), so the bounce names queue id and recipient."""
+
+    key: bytes
+    domain: str
+
+    def sender(self, message: SpoolMessage, recipients: list[SpoolRecipient]) -> str:
+        if not message.sender:  # a report stays from the null sender (RFC 5321 §4.5.5)
+            return message.sender
+        recipient = canonical(recipients[0].address)
+        return verp_address(self.key, message.id, recipient, self.domain)
 
 
 class Delivery:
@@ -81,8 +98,10 @@ class Delivery:
         erasure_key: bytes,
         poll_interval: float = 1.0,
         metrics: Metrics | None = None,
+        verp: Verp | None = None,
     ) -> None:
         self._hostname = hostname
+        self._verp = verp
         self._store = store
         self._writer = writer
         self._audit = audit
@@ -164,8 +183,10 @@ class Delivery:
 
     async def _deliver(self, message: SpoolMessage) -> None:
         outcomes: dict[str, Outcome] = {}
-        for content, recipients in _groups(message):
-            outcomes.update(await self._send(message, recipients, content))
+        verp = self._verp if message.sender else None
+        for content, recipients in _groups(message, split=verp is not None):
+            sender = message.sender if verp is None else verp.sender(message, recipients)
+            outcomes.update(await self._send(message, recipients, content, sender))
         self._finish(message, outcomes)
 
     def _finish(self, message: SpoolMessage, outcomes: dict[str, Outcome]) -> None:
@@ -206,14 +227,14 @@ class Delivery:
         self.erased_since.note([*(r.address for r in message.recipients), message.sender])
 
     async def _send_outbox(
-        self, message: SpoolMessage, recipients: list[SpoolRecipient], content: bytes
+        self, message: SpoolMessage, recipients: list[SpoolRecipient], content: bytes, sender: str
     ) -> dict[str, Outcome]:
         outcomes = {}
         for index, recipient in enumerate(recipients):
             name = f"{message.id}-{_slug(recipient.address)}-{index}"
             try:
                 path = await deliver_to_outbox(
-                    self._outbox, name, message.sender, recipient.address, content
+                    self._outbox, name, sender, recipient.address, content
                 )
             except OSError as exc:
                 outcomes[recipient.address] = Outcome("deferred", f"outbox: {exc}")
@@ -222,7 +243,7 @@ class Delivery:
         return outcomes
 
     async def _send_smtp(
-        self, message: SpoolMessage, recipients: list[SpoolRecipient], content: bytes
+        self, message: SpoolMessage, recipients: list[SpoolRecipient], content: bytes, sender: str
     ) -> dict[str, Outcome]:
         assert self._pool is not None
         addresses = [r.address for r in recipients]
@@ -231,9 +252,7 @@ class Delivery:
             try:
                 async with self._pool.connection(fresh=fresh) as client:
                     with self._upstream_timer():
-                        errors, reply = await send(
-                            client, message.sender, addresses, content, options
-                        )
+                        errors, reply = await send(client, sender, addresses, content, options)
             except aiosmtplib.SMTPServerDisconnected as exc:
                 # A pooled connection the upstream closed while idle: one fresh try.
                 if fresh:
@@ -252,8 +271,11 @@ class Delivery:
         raise AssertionError("unreachable")
 
 
-def _groups(message: SpoolMessage) -> list[tuple[bytes, list[SpoolRecipient]]]:
-    """Recipients that get the same bytes share one upstream transaction."""
+def _groups(message: SpoolMessage, split: bool) -> list[tuple[bytes, list[SpoolRecipient]]]:
+    """Recipients that get the same bytes share one upstream transaction; with VERP
+    (`split`) every recipient has an envelope sender, so a transaction, of its own."""
+    if split:
+        return [(r.content(message.data), [r]) for r in message.recipients]
     plain = [r for r in message.recipients if not r.prefix and r.data is None]
     groups = [(message.data, plain)] if plain else []
     groups += [

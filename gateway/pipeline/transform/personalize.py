@@ -18,9 +18,13 @@ from gateway.pipeline.transform.dkim import DkimSigner
 from gateway.pipeline.transform.headers import prepend, remove_fields
 from gateway.pipeline.transform.unsubscribe import Template, list_unsubscribe_fields, mailto_uri
 from gateway.policy.facts import Content
+from gateway.reports.verp import reference
 from gateway.store.records import SpoolRecipient
 
 APP_FIELDS = ("list-unsubscribe", "list-unsubscribe-post")
+REF_FIELD = "X-Gatekeeper-Ref"
+"""Per-recipient reference (gateway.reports.verp): a report that hides the recipient (a
+redacted ARF complaint) is matched by it, as KumoMTA's X-KumoRef serves."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Personalizer:
     footer: bool
     identity_lines: tuple[str, ...]
     signer: DkimSigner | None
+    ref_key: bytes | None = None
+    """Signs X-Gatekeeper-Ref; set once the store is open (its meta `report_key`)."""
 
     @classmethod
     def from_config(cls, config: Config, hostname: str) -> Personalizer:
@@ -56,6 +62,11 @@ class Personalizer:
     def unsubscribe_enabled(self) -> bool:
         return bool(self.keys)
 
+    @property
+    def personalizes(self) -> bool:
+        """Whether non-transactional mail gets per-recipient fields at all."""
+        return self.unsubscribe_enabled or self.ref_key is not None
+
     def adds_footer(self, commercial: bool, content: Content) -> bool:
         """The footer goes on commercial mail without a link of its own, and needs a secret
         for the link it carries (docs/design.md §6). The body is looked at last, only if it
@@ -80,22 +91,31 @@ class Personalizer:
         *,
         needs_footer: bool,
         next_attempt: float,
+        queue_id: str = "",
     ) -> list[SpoolRecipient]:
         now = datetime.now(UTC)
         footer = self.identity_lines if needs_footer else None
         copies = []
         for address in addresses:
-            url, mailto = self._links(address, scope, now)
-            body = template.render(url, footer)
+            fields, body = self._reference(queue_id, address), template.data
+            if self.unsubscribe_enabled:
+                url, mailto = self._links(address, scope, now)
+                body = template.render(url, footer)
+                fields += self._fields(url, mailto)
             copies.append(
                 SpoolRecipient(
                     address,
-                    prefix=prepend(self._fields(url, mailto)),
+                    prefix=prepend(fields),
                     data=None if body is template.data else body,
                     next_attempt=next_attempt,
                 )
             )
         return copies
+
+    def _reference(self, queue_id: str, address: str) -> list[tuple[str, str]]:
+        if self.ref_key is None or not queue_id:
+            return []
+        return [(REF_FIELD, reference(self.ref_key, queue_id, canonical(address)))]
 
     def _links(self, address: str, scope: str, now: datetime) -> tuple[str, str]:
         token = issue(self.keys, canonical(address), scope, now)
