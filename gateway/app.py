@@ -31,8 +31,10 @@ from gateway.pipeline.report_outcomes import ReportIntake, report_keys
 from gateway.pipeline.transform.personalize import Personalizer
 from gateway.pipeline.writer import Writer
 from gateway.policy import Policy
+from gateway.smtp import resources
 from gateway.smtp.auth import Authenticator
 from gateway.smtp.handler import Handler
+from gateway.smtp.limits import SessionLimits
 from gateway.smtp.server import GatewaySMTP
 from gateway.startup import (
     StartupError,
@@ -265,11 +267,15 @@ async def _start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | 
     if auth_require_tls is None:
         auth_require_tls = not is_loopback_host(host)
     authenticator = Authenticator(config.smtp.users)
+    limits = SessionLimits(config.smtp)  # one budget for every listener's sessions
+    resources.raise_fd_limit(config.smtp.max_sessions)
+    resources.return_large_blocks()
 
     def factory() -> GatewaySMTP:
         session = GatewaySMTP(
             handler,
             authenticator=authenticator,
+            limits=limits,
             hostname=gateway.hostname,
             ident="Gatekeeper ESMTP",
             data_size_limit=config.smtp.max_message_size,
@@ -286,8 +292,10 @@ async def _start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | 
         return session
 
     loop = asyncio.get_running_loop()
+    resources.sample_accept_errors(loop)
+    backlog = config.smtp.listen_backlog
     try:
-        gateway.smtp_server = await loop.create_server(factory, host, port, backlog=1024)
+        gateway.smtp_server = await loop.create_server(factory, host, port, backlog=backlog)
     except OSError as exc:
         raise listen_error("SMTP", config.smtp.listen, exc) from exc
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.config_limits import SmtpLimits, check_smtp_limits
 from gateway.config_paths import anchor_paths
 from gateway.config_reports import BouncesConfig, ComplaintsConfig
 from gateway.config_values import parse_duration, parse_hostport, url_of_listen
@@ -36,10 +37,12 @@ class SmtpUser:
     purpose: str | None = None
     topic: str | None = None
     allowed_senders: list[str] = field(default_factory=list)
+    rate_per_minute: int = 0
+    """Messages this login may start per minute (`451 4.7.1` beyond); 0 = no limit."""
 
 
 @dataclass
-class SmtpConfig:
+class SmtpConfig(SmtpLimits):  # + the limit keys
     listen: str = "127.0.0.1:2525"
     hostname: str = ""
     """Name in the greeting and Received fields; empty = this machine's FQDN."""
@@ -366,6 +369,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{source}: {problem}")
     if config.smtp.max_recipients < 1 or config.smtp.max_message_size < 1:
         raise ConfigError(f"{source}: smtp limits must be positive")
+    if problem := check_smtp_limits(config.smtp, config.smtp.users):
+        raise ConfigError(f"{source}: {problem}")
 
 
 def _validate_purposes(config: Config) -> None:

@@ -165,6 +165,38 @@ def line_too_long(limit: int) -> str:
     return f"552 5.3.4 Line longer than {limit} characters (RFC 5322 §2.1.1)"
 
 
+# -- session limits (issue 11: hostile networks) ---------------------------------------------
+# RFC 5321 §3.8 and §4.2.4: a server that must close answers 421 ("closing transmission
+# channel") first, in the greeting or to any command. RFC 3463: X.7.0 "other security
+# status" for a policy limit, X.4.2 "bad connection" for a timeout.
+TOO_MANY_SESSIONS = "421 4.7.0 Too many connections, try again later"
+TOO_MANY_SESSIONS_FROM_CLIENT = "421 4.7.0 Too many connections from your address"
+GREETING_TIMEOUT = "421 4.4.2 No command received in time, closing connection"
+IDLE_TIMEOUT = "421 4.4.2 Idle timeout, closing connection"
+SESSION_TOO_LONG = "421 4.4.2 Session time limit reached, closing connection"
+TOO_MANY_COMMANDS = "421 4.7.0 Too many commands in one session, closing connection"
+TOO_MANY_NOOPS = "421 4.7.0 Too many NOOP/RSET/VRFY/HELP commands, closing connection"
+# RFC 5321 §2.3.8: CR and LF occur in a command line only together, as its end.
+BARE_CR_IN_COMMAND = "501 5.5.2 Syntax error: bare CR in the command line (RFC 5321 §2.3.8)"
+# RFC 3463 X.3.1 "mail system full": every session's DATA together is over the gateway's
+# budget; the client keeps the message and tries again (RFC 5321 §4.2.5: after the data).
+INFLIGHT_FULL = "452 4.3.1 Insufficient system storage, try again later"
+# RFC 3463 X.3.1 "mail system full" (RFC 5321 §4.2.2's 452 "insufficient system storage"):
+# the store's disk is below `store.min_free_bytes`; refused while a commit can still
+# succeed, so the disk never fills up under the store.
+DISK_LOW = "452 4.3.1 Insufficient system storage (disk nearly full), try again later"
+
+
+def mailbox_too_big(limit: int) -> str:
+    """RFC 3463 X.3.4: the gateway's own mailboxes take small messages only."""
+    return f"552 5.3.4 Message too big for this mailbox (at most {limit} octets)"
+
+
+def rate_limited(login: str, per_minute: int) -> str:
+    """RFC 3463 X.7.1 "delivery not authorized": a login's per-minute allowance is used."""
+    return fit(f"451 4.7.1 Login {login} is over {per_minute} messages per minute, try later")
+
+
 def sender_paused(domain: str, rate: float, threshold: float) -> str:
     """The complaint-rate brake (docs/design.md §8): a 4xx, so the application keeps the mail
     (RFC 5321 §4.2.5); RFC 3463 X.7.1 "delivery not authorized", the policy being ours."""

@@ -15,6 +15,7 @@ from gateway.pipeline.accept import Acceptor
 from gateway.pipeline.receive import Incoming
 from gateway.pipeline.replies import NULL_SENDER
 from gateway.pipeline.transaction import Transaction
+from gateway.smtp.limits import RateLimiter
 from gateway.smtp.server import GatewaySession
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ class Handler:
         self._config = config
         self._acceptor = acceptor
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow_networks]
+        self._rates = RateLimiter()
 
     async def handle_EHLO(
         self,
@@ -71,6 +73,8 @@ class Handler:
             and not matches_glob(sender, user.allowed_senders)
         ):
             return replies.sender_not_allowed(sender, user.name)
+        if user is not None and not self._rates.allow(user):
+            return replies.rate_limited(user.name, user.rate_per_minute)
         session.transaction = self._acceptor.begin(session, sender, refusal)
         # `<>` stays in the envelope as typed: aiosmtpd takes an empty one for "no MAIL yet".
         envelope.mail_from = address
@@ -120,6 +124,14 @@ class Handler:
         transaction = session.transaction
         assert transaction is not None  # GatewaySMTP.smtp_DATA wants a recipient first
         return await self._acceptor.message(transaction, _incoming(session, envelope))
+
+    def data_limit(self, session: GatewaySession, envelope: Envelope, limit: int) -> int:
+        """A message to the gateway's own mailboxes only (unsubscribe, reports) is small: an
+        outsider may write to them, so they take `smtp.mailbox_max_size` at most (552 5.3.4)."""
+        mailboxes = self._acceptor.mailbox
+        if envelope.rcpt_tos and all(mailboxes.owns(r) for r in envelope.rcpt_tos):
+            return min(limit, self._config.mailbox_max_size)
+        return limit
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("SMTP session fault: %r", error, exc_info=error)

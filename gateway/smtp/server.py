@@ -1,7 +1,10 @@
 """SMTP protocol details on top of aiosmtpd, kept apart from the handler's decisions.
 
-- DATA is read in large chunks up to the end-of-data mark, not line by line (the line loop is
-  the slowest part of aiosmtpd's intake), and checked as a whole for bare CR/LF.
+- DATA is read in large chunks up to the end-of-data mark, held once, and checked as a whole
+  for bare CR/LF (gateway/smtp/data.py).
+- Limits (issue 11): sessions overall and per client address (gateway/smtp/limits.py),
+  first-command, idle and session timeouts (gateway/smtp/clock.py), commands per session
+  (gateway/smtp/commands.py); each answered with a 421 before the close.
 - Every 2xx/4xx/5xx reply carries an RFC 3463 enhanced status code.
 - AUTH password checks run off the event loop.
 - The tables of `smtp_*`, `auth_*` and `handle_*` methods are found once per class, not by
@@ -11,13 +14,13 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
+import logging
 import re
 import socket
 import ssl
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.smtp import (
     DATA_SIZE_DEFAULT,
@@ -35,24 +38,21 @@ from aiosmtpd.smtp import __ident__ as AIOSMTPD_IDENT
 from gateway.config import SmtpUser
 from gateway.pipeline import replies
 from gateway.pipeline.transaction import Transaction
-from gateway.smtp.auth import Authenticator
+from gateway.smtp import resources
+from gateway.smtp.auth import Authenticator, AuthRefused
+from gateway.smtp.clock import SessionClock
+from gateway.smtp.commands import CommandCount, Counted, Method
+from gateway.smtp.data import read_data
+from gateway.smtp.enhanced import with_enhanced_code
+from gateway.smtp.limits import SessionLimits
+from gateway.smtp.methods import ehlo_version, mechanism, method_names
+from gateway.smtp.tls import implicit_tls
 
-END_OF_DATA = b"\r\n.\r\n"
-CHUNK = 256 * 1024
-MAX_LINE = 998
-"""RFC 5322 §2.1.1: a line is at most 998 characters, CRLF excluded."""
+log = logging.getLogger(__name__)
 
-# RFC 3463 codes for replies written without one (aiosmtpd's own, mostly).
-# fmt: off
-_DEFAULT_ENHANCED = {
-    "221": "2.0.0", "235": "2.7.0", "250": "2.0.0", "251": "2.1.5", "252": "2.5.0",
-    "421": "4.3.0", "450": "4.2.0", "451": "4.3.0", "452": "4.3.1", "454": "4.7.0",
-    "500": "5.5.2", "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4",
-    "530": "5.7.0", "534": "5.7.9", "535": "5.7.8", "538": "5.7.11", "550": "5.0.0",
-    "552": "5.3.4", "553": "5.1.3", "554": "5.0.0", "555": "5.5.4",
-}
-# fmt: on
-_HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
+TRIM_AFTER = 1024 * 1024
+"""A message at least this large is followed by malloc_trim (gateway/smtp/resources.py)."""
+
 _SIMPLE_PATH = re.compile(r"\s*<([^<>\s\"\\(),;:@]+@[^<>\s\"\\(),;:@]+)>(.*)", re.S)
 _PENDING = "pending-verification"
 
@@ -86,13 +86,23 @@ class GatewaySMTP(SMTP):
         handler: Any,
         *,
         authenticator: Authenticator,
+        limits: SessionLimits,
         on_close: Callable[[GatewaySMTP], None] | None = None,
         **kwargs: Any,
     ) -> None:
         self._init_smtp(handler, **kwargs)
         self._verifier = authenticator
+        self._limits = limits
         self._on_close = on_close
         self._bare_replies = False
+        self._client_host: str | None = None
+        """Set once admitted: the address its session counts against."""
+        self._clock: SessionClock | None = None
+        self._count = CommandCount(limits.config)
+        self._smtp_methods = {
+            name: Counted(name, method, self._guarded)
+            for name, method in self._smtp_methods.items()
+        }
 
     def _init_smtp(
         self,
@@ -114,7 +124,7 @@ class GatewaySMTP(SMTP):
         """aiosmtpd 1.4.6's `SMTP.__init__` for the options the gateway uses, minus the scans.
 
         Its per-connection `inspect.getmembers`/`dir` calls cost ~100 µs, a tenth of the
-        event loop's time per message; `_method_names` does that work once per class. Left
+        event loop's time per message; `method_names` does that work once per class. Left
         out as well: its warnings about TLS and AUTH settings that `gateway.app` never makes.
         """
         self.__ident__ = ident or AIOSMTPD_IDENT
@@ -150,28 +160,93 @@ class GatewaySMTP(SMTP):
         self._enforce_call_limit = False
         self._auth_methods = self._bind_auth_methods(handler, auth_exclude_mechanism or ())
         self._handle_hooks = {
-            name[7:]: getattr(handler, name) for name in _method_names(type(handler), "handle_")
+            name[7:]: getattr(handler, name) for name in method_names(type(handler), "handle_")
         }
-        self._ehlo_hook_ver = None if "EHLO" not in self._handle_hooks else _ehlo_version(handler)
+        self._ehlo_hook_ver = None if "EHLO" not in self._handle_hooks else ehlo_version(handler)
         self._smtp_methods = {
-            name[5:]: getattr(self, name) for name in _method_names(type(self), "smtp_")
+            name[5:]: getattr(self, name) for name in method_names(type(self), "smtp_")
         }
 
     def _bind_auth_methods(self, handler: Any, excluded: Iterable[str]) -> dict[str, _AuthMechAttr]:
         methods = {
-            _mechanism(name, method): _AuthMechAttr(method, obj is self)
+            mechanism(name, method): _AuthMechAttr(method, obj is self)
             for obj in (self, handler)
-            for name in _method_names(type(obj), "auth_")
+            for name in method_names(type(obj), "auth_")
             for method in (getattr(obj, name),)
         }
-        for mechanism in excluded:
-            methods.pop(mechanism, None)
+        for name in excluded:
+            methods.pop(name, None)
         return methods
 
+    # -- admission and timeouts ------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is not None:  # STARTTLS: the same session, now in TLS
+            super().connection_made(transport)
+            return
+        peer = transport.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+        refusal = self._limits.admit(host)
+        if refusal is not None:  # RFC 5321 §3.8: 421 as the greeting, then close
+            cast(asyncio.Transport, transport).write(refusal.encode() + b"\r\n")
+            transport.close()
+            return
+        self._client_host = host
+        self._clock = SessionClock(self.loop, self._limits.config, self._expire)
+        super().connection_made(transport)
+        implicit_tls(self, transport)  # smtp.tls_listen: in TLS from the first byte
+
     def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
+        if self._client_host is None:  # refused at the door: no aiosmtpd session to end
+            asyncio.StreamReaderProtocol.connection_lost(self, exc)
+        else:
+            self._limits.release(self._client_host)
+            self._client_host = None
+            super().connection_lost(exc)
         if self._on_close is not None:
             self._on_close(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._clock is not None:
+            self._clock.touch()  # idleness is time without a byte, in every phase
+        super().data_received(data)
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """aiosmtpd's per-command timer, replaced by the session's clock."""
+        if self._clock is not None:
+            self._timeout_handle = self._clock  # type: ignore[assignment]  # .cancel() at close
+            self._clock.touch()
+
+    def _expire(self, reply: str) -> None:
+        """A timeout: the 421 if the client still reads, then close (RFC 5321 §4.2.4)."""
+        # a cast, not isinstance: uvloop's transports are not asyncio's classes
+        transport = cast(asyncio.Transport | None, self.transport)
+        if transport is None or transport.is_closing():
+            return
+        log.info("SMTP session %s closed: %s", self._client_host, reply)
+        if transport.get_write_buffer_size():  # it reads nothing: do not wait for it
+            transport.abort()
+            return
+        transport.write(reply.encode() + b"\r\n")
+        transport.close()
+
+    async def _guarded(self, command: str, method: Method, arg: Any) -> None:
+        refusal = self._count.refusal(command, arg)
+        if self._clock is not None:
+            self._clock.commanded = True
+        if refusal is None:
+            await method(arg)
+            return
+        reply, close = refusal
+        await self.push(reply)
+        if close and self.transport is not None:
+            log.info("SMTP session %s closed: %s", self._client_host, reply)
+            self.transport.close()
+
+    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
+        if self._clock is None:
+            return await super()._call_handler_hook(command, *args)
+        with self._clock.busy():
+            return await super()._call_handler_hook(command, *args)
 
     def _create_session(self) -> Session:
         return GatewaySession(self.loop)
@@ -254,7 +329,16 @@ class GatewaySMTP(SMTP):
             password = credentials.password.decode()
         except UnicodeDecodeError:
             return AuthResult(success=False, handled=False)
-        user = await self._verifier.verify(name, password)
+        try:
+            peer = self.session.peer if self.session is not None else None
+            user = await self._verifier.verify(name, password, peer)
+        except AuthRefused as refused:  # 454 busy, or 421 after too many failures
+            if not refused.close:
+                return AuthResult(success=False, handled=False, message=refused.reply)
+            await self.push(refused.reply)
+            assert self.transport is not None
+            self.transport.close()
+            return AuthResult(success=False, handled=True)
         if user is None:
             return AuthResult(success=False, handled=False)
         assert isinstance(self.session, GatewaySession)
@@ -276,95 +360,32 @@ class GatewaySMTP(SMTP):
             await self.push(replies.DATA_SYNTAX)
             return
         await self.push(replies.START_DATA)
-        data, size = await self._read_data()
-        problem = data_problem(data, size, self.data_size_limit)
-        if problem:
+        limit = self._data_limit()
+        read = await read_data(self._reader, limit, self._limits)
+        try:
+            if read.refusal or read.data is None:
+                self._set_post_data_state()
+                await self.push(read.refusal or self._too_big(limit))
+                return
+            self.envelope.content = self.envelope.original_content = read.data
+            del read.data  # the envelope's reference is the one; dropped at the next line
+            status = await self._call_handler_hook("DATA")
             self._set_post_data_state()
-            await self.push(problem)
-            return
-        assert data is not None
-        self.envelope.content = self.envelope.original_content = data
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
+        finally:
+            self._limits.unreserve(read.reserved)
+        if read.size >= TRIM_AFTER:
+            resources.trim()
         await self.push(replies.DATA_OK if status is None else status)
 
-    async def _read_data(self) -> tuple[bytes | None, int]:
-        """Bytes up to the end-of-data mark, dot-unstuffed (RFC 5321 §4.5.2), and their size.
-
-        Over the size limit the data is None; the rest is still read and dropped so that the
-        reply comes after the client has sent everything (RFC 5321 §4.2.5).
-        """
-        limit = self.data_size_limit or 0
-        # A leading CRLF lets the first line's dot and an empty message match like the rest.
-        buffer = bytearray(b"\r\n")
-        dropped = 0
-        start = 0
-        while (found := buffer.find(END_OF_DATA, start)) < 0:
-            chunk = await self._reader.read(CHUNK)
-            if not chunk:
-                raise ConnectionResetError("client went away during DATA")
-            if limit and dropped + len(buffer) > limit + 2:
-                # Over the limit: keep only a tail long enough to spot the end mark.
-                dropped += len(buffer) - 4
-                del buffer[:-4]
-            start = max(len(buffer) - 4, 0)
-            buffer += chunk
-        self._unread(buffer[found + len(END_OF_DATA) :])
-        size = dropped + found
-        if limit and size > limit:
-            return None, size
-        body = bytes(buffer[: found + 2])  # still led by the CRLF, so line 1 unstuffs too
-        if b"\r\n." in body:
-            body = body.replace(b"\r\n..", b"\r\n.")
-        return body[2:], size
-
-    def _unread(self, excess: bytearray) -> None:
-        """Give back pipelined commands read past the end of DATA (RFC 2920).
-
-        asyncio's StreamReader has no unread; its buffer is a plain bytearray.
-        """
-        if excess:
-            self._reader._buffer[:0] = excess  # type: ignore[attr-defined]
-
-
-_METHOD_NAMES: dict[tuple[type, str], tuple[str, ...]] = {}
-
-
-def _method_names(cls: type, prefix: str) -> tuple[str, ...]:
-    names = _METHOD_NAMES.get((cls, prefix))
-    if names is None:
-        names = _METHOD_NAMES[cls, prefix] = tuple(n for n in dir(cls) if n.startswith(prefix))
-    return names
-
-
-def _mechanism(name: str, method: Any) -> str:
-    return getattr(method, "__auth_mechanism_name__", name.replace("auth_", "").replace("__", "-"))
-
-
-def _ehlo_version(handler: Any) -> str:
-    arity = len(inspect.signature(handler.handle_EHLO).parameters)
-    if arity not in (4, 5):
-        raise RuntimeError("Unsupported EHLO Hook")
-    return "old" if arity == 4 else "new"
-
-
-def data_problem(data: bytes | None, size: int, limit: int | None) -> str | None:
-    """The reply for a message that cannot be accepted, or None."""
-    if data is None:
+    def _too_big(self, limit: int) -> str:
+        if self.data_size_limit and limit < self.data_size_limit:
+            return replies.mailbox_too_big(limit)
         return replies.too_big(limit)
-    if b"\x00" in data:
-        return replies.NUL_IN_MESSAGE
-    lines = data.count(b"\n")
-    if data.count(b"\r\n") != lines or data.count(b"\r") != lines:
-        return replies.BARE_LINE_END
-    if len(data) > MAX_LINE and max(map(len, data.split(b"\r\n"))) > MAX_LINE:
-        return replies.line_too_long(MAX_LINE)
-    return None
 
-
-def with_enhanced_code(status: str) -> str:
-    code = status[:3]
-    enhanced = _DEFAULT_ENHANCED.get(code)
-    if enhanced is None or _HAS_ENHANCED.match(status) or len(status) < 4:
-        return status
-    return f"{status[:4]}{enhanced} {status[4:]}"
+    def _data_limit(self) -> int:
+        """The handler's limit for this envelope (its own mailboxes take small messages)."""
+        limit = self.data_size_limit or 0
+        choose = getattr(self.event_handler, "data_limit", None)
+        if choose is not None:
+            limit = int(choose(self.session, self.envelope, limit))
+        return limit
