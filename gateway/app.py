@@ -23,6 +23,7 @@ from gateway.pipeline.brake import Brake
 from gateway.pipeline.decide import Decider
 from gateway.pipeline.delivery.upstream import UpstreamPool, UpstreamTarget, parse_upstream
 from gateway.pipeline.delivery.worker import Delivery, RetryPolicy, Verp
+from gateway.pipeline.diskspace import DiskSpace
 from gateway.pipeline.mailboxes import LocalMailboxes
 from gateway.pipeline.mailto import Mailbox
 from gateway.pipeline.metrics import Metrics
@@ -121,7 +122,9 @@ class Gateway:
 
     @property
     def web_context(self) -> WebContext:
-        return WebContext(self.config, self.store, self.audit, self.metrics)
+        return WebContext(
+            self.config, self.store, self.audit, self.metrics, self.writer, self.hostname
+        )
 
     @property
     def http_port(self) -> int:
@@ -172,7 +175,11 @@ async def _assemble(
     personalizer = _personalizer(config, hostname)
     store = await _open_store(config)
     undo.push_async_callback(store.close)
-    writer = Writer(store, window=config.delivery.batch_window_ms / 1000)
+    writer = Writer(
+        store,
+        window=config.delivery.batch_window_ms / 1000,
+        disk=DiskSpace.for_store(config.store.url, config.store.min_free_bytes),
+    )
     writer.start()
     undo.push_async_callback(writer.stop)
     metrics = Metrics()

@@ -20,6 +20,7 @@ from gateway.config_limits import SmtpLimits, check_smtp_limits
 from gateway.config_paths import anchor_paths
 from gateway.config_reports import BouncesConfig, ComplaintsConfig
 from gateway.config_values import parse_duration, parse_hostport, url_of_listen
+from gateway.config_web import HttpHardening, StoreHardening, check_web_hardening
 from gateway.policy.vocab import COMBINE_MODES, PURPOSES
 
 ENV_PREFIX = "GATEKEEPER_"
@@ -98,7 +99,7 @@ class OpsUser:
 
 
 @dataclass
-class HttpConfig:
+class HttpConfig(HttpHardening):  # + the /metrics and sign-in keys
     listen: str = "127.0.0.1:8025"
     public_url: str = ""
     """Base of the unsubscribe links; empty = `http://HOST:PORT` of `listen`."""
@@ -113,7 +114,7 @@ class HttpConfig:
 
 
 @dataclass
-class StoreConfig:
+class StoreConfig(StoreHardening):  # + the free-space floor
     url: str = "sqlite:///gatekeeper.db"
     synchronous: str = "FULL"
     """SQLite: FULL survives power loss; NORMAL survives a process crash only."""
@@ -369,6 +370,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{source}: {problem}")
     if config.smtp.max_recipients < 1 or config.smtp.max_message_size < 1:
         raise ConfigError(f"{source}: smtp limits must be positive")
+    if problem := check_web_hardening(config.http, config.store):
+        raise ConfigError(f"{source}: {problem}")
     if problem := check_smtp_limits(config.smtp, config.smtp.users):
         raise ConfigError(f"{source}: {problem}")
 

@@ -134,6 +134,8 @@ class Acceptor:
             return FAULT
 
     async def _accept(self, transaction: Transaction, message: Incoming) -> str:
+        if refusal := self._writer.storage_refusal():  # 452 4.3.1 before the disk is full
+            return refusal
         queue_id = new_id()
         extra, message_id = missing_fields(message, self._hostname)
         classification, content = classify_message(

@@ -3,14 +3,15 @@ must not share counters, so nothing goes to prometheus-client's global registry.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Sequence, Sized
+from collections.abc import Awaitable, Callable, Sequence, Sized
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from gateway.store.records import Decision, QueueEntry
+from gateway.store.records import Decision, SpoolCounts
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 DECISION_LABELS = ("action", "reason", "purpose", "jurisdiction", "phase")
@@ -44,6 +45,14 @@ class Metrics:
         self.queue_depth = Gauge(
             "gatekeeper_queue_depth", "Recipients waiting in the spool", registry=self.registry
         )
+        self.queue_due = Gauge(
+            "gatekeeper_queue_due",
+            "Recipients in the spool due for delivery now (the rest wait for a retry or are "
+            "being delivered)",
+            registry=self.registry,
+        )
+        self._counts_lock = asyncio.Lock()
+        self._counts: tuple[float, SpoolCounts] | None = None
         self.queue_oldest = Gauge(
             "gatekeeper_queue_oldest_age_seconds",
             "Age of the oldest message waiting in the spool (0 when empty)",
@@ -81,9 +90,23 @@ class Metrics:
         self.smtp_sessions_open.set_function(lambda: len(sessions))
         self.delivery_in_flight.set_function(backlog)
 
-    def render(self, queue: Sequence[QueueEntry], now: float | None = None) -> bytes:
-        """The text exposition; the queue is passed in because reading it is async."""
-        self.queue_depth.set(len(queue))
-        oldest = min((entry.received_at for entry in queue), default=None)
-        self.queue_oldest.set(0 if oldest is None else (now or time.time()) - oldest)
+    def render(self, spool: SpoolCounts, now: float | None = None) -> bytes:
+        """The text exposition; the spool's counts are passed in because reading them is
+        async (and cheap: indexes only, never the queue itself)."""
+        self.queue_depth.set(spool.recipients)
+        self.queue_due.set(spool.due)
+        oldest = spool.oldest
+        self.queue_oldest.set(0 if oldest is None else max((now or time.time()) - oldest, 0))
         return generate_latest(self.registry)
+
+    async def exposition(
+        self, counts: Callable[[float], Awaitable[SpoolCounts]], max_age: float
+    ) -> bytes:
+        """The exposition with the spool's counts at most `max_age` seconds old: however
+        many scrapers ask at once, the store is read once per period (single flight); the
+        in-memory counters are always current."""
+        async with self._counts_lock:
+            cached = self._counts
+            if cached is None or time.monotonic() - cached[0] >= max_age:
+                cached = self._counts = (time.monotonic(), await counts(time.time()))
+        return self.render(cached[1])

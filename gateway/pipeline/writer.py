@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gateway.pipeline.diskspace import DiskSpace
+from gateway.pipeline.replies import DISK_LOW
 from gateway.store import Store
 from gateway.store.records import (
     Decision,
@@ -28,8 +30,14 @@ claims due ones for it."""
 
 
 class Writer:
-    def __init__(self, store: Store, *, window: float = 0.0) -> None:
+    def __init__(
+        self, store: Store, *, window: float = 0.0, disk: DiskSpace | None = None
+    ) -> None:
         self._store = store
+        self._disk = disk
+        self.failure = ""
+        """Why the last commit (or recovery probe) failed; empty once one succeeds. /readyz
+        is false while it is set."""
         self._window = window
         self._batch = WriteBatch()
         self._waiters: list[asyncio.Future[None]] = []
@@ -58,6 +66,10 @@ class Writer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+    def storage_refusal(self) -> str | None:
+        """The 452 for new mail while the store's disk is below its floor, else None."""
+        return DISK_LOW if self._disk is not None and self._disk.low() else None
 
     async def spool(self, message: SpoolMessage) -> None:
         """Returns once the message is durable; raises if the commit failed."""
@@ -112,6 +124,8 @@ class Writer:
             self._batch, self._waiters = WriteBatch(), []
             if batch or waiters:
                 await self._commit(batch, waiters)
+            elif self.failure:
+                await self._probe()
             if not self._batch:
                 self._idle.set()
 
@@ -121,16 +135,38 @@ class Writer:
                 await self._store.commit(batch)
         except Exception as exc:  # the store is down: the sessions answer 451, nothing is lost
             log.exception("store commit failed (%d messages)", len(batch.messages))
+            self.failure = f"{type(exc).__name__}: {exc}"
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_exception(exc)
             self._requeue(batch)
             await asyncio.sleep(1.0)  # let the store recover instead of spinning
             return
+        if batch:
+            self._recovered()
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
         self._unattended.difference_update(m.id for m in batch.messages)
+
+    async def _probe(self) -> None:
+        """After a failed commit with nothing left to write (the sessions' messages were
+        refused, not kept), a small write of its own each second tells when the store can
+        commit again; otherwise /readyz would stay false until traffic it keeps away."""
+        try:
+            await self._store.write_probe()
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
+            await asyncio.sleep(1.0)
+            self._wake.set()
+            return
+        self._recovered()
+
+    def _recovered(self) -> None:
+        if self.failure:
+            log.info("store commits succeed again")
+            self.failure = ""
+
 
     def _requeue(self, batch: WriteBatch) -> None:
         """Decisions, updates and our own reports are kept for the next try; the sessions'

@@ -18,6 +18,7 @@ from gateway.store.records import (
     DecisionQuery,
     ImportCounts,
     QueueEntry,
+    SpoolCounts,
     SenderPause,
     SpoolMessage,
     SuppressionEntry,
@@ -48,6 +49,17 @@ class Store(Protocol):
         """Make every queued recipient due now (start-up of the only instance)."""
 
     async def spool_list(self) -> list[QueueEntry]: ...
+
+    async def spool_counts(self, now: float) -> SpoolCounts:
+        """Recipients waiting, those due at `now`, the oldest arrival: from indexes alone."""
+
+    async def spool_page(
+        self, after: tuple[float, str, str] | None, limit: int
+    ) -> list[QueueEntry]:
+        """Queued recipients in arrival order after (received_at, id, recipient): keyset."""
+
+    async def write_probe(self) -> None:
+        """One small write in its own transaction: raises when the store cannot commit."""
 
     async def spool_retry(self, ids: Sequence[str], now: float) -> int:
         """Make the given messages (all when empty) due now; returns recipients touched."""

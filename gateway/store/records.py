@@ -260,3 +260,14 @@ class SenderPause:
     paused_at: str
     resumed_at: str = ""
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolCounts:
+    """The spool in three numbers, from indexes alone (/metrics)."""
+
+    recipients: int
+    due: int
+    """Of those, due now (the rest wait for a retry or are being delivered)."""
+    oldest: float | None
+    """received_at of the oldest message; None when the spool is empty."""

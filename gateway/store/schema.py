@@ -115,6 +115,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX decision_jurisdiction ON decision (jurisdiction, seq);
     CREATE INDEX contact_engaged ON contact (last_engaged_at);
     """,
+    # /metrics reads the oldest message's age and /ops/queue pages in arrival order from
+    # this index, never the whole spool (issue 11).
+    """
+    CREATE INDEX spool_message_received ON spool_message (received_at, id);
+    """,
     # Reports that come back (docs/design.md §8): a report names its original by queue id
     # (VERP, X-Gatekeeper-Ref); a sender domain paused by the complaint-rate brake stays
     # paused across restarts and instances until `gatekeeper senders resume`.

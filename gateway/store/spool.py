@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from gateway.store.dialect import Engine
-from gateway.store.records import Decision, DecisionQuery, QueueEntry, WriteBatch
+from gateway.store.records import Decision, DecisionQuery, QueueEntry, SpoolCounts, WriteBatch
 from gateway.store.sql import (
+    SPOOL_COUNTS,
     SPOOL_LIST,
+    SPOOL_OLDEST,
+    SPOOL_PAGE,
+    SPOOL_PAGE_AFTER,
+    WRITE_PROBE,
     count_queries,
     decision_from_row,
     decisions_sql,
@@ -31,6 +37,24 @@ class SpoolSide(Engine):
     async def spool_list(self) -> list[QueueEntry]:
         async with self.reading() as db:
             return [queue_entry_from_row(r) for r in await db.fetch(SPOOL_LIST)]
+
+    async def spool_counts(self, now: float) -> SpoolCounts:
+        async with self.reading() as db:
+            [(recipients, due)] = await db.fetch(SPOOL_COUNTS, (now,))
+            [(oldest,)] = await db.fetch(SPOOL_OLDEST)
+        return SpoolCounts(int(recipients), int(due), None if oldest is None else float(oldest))
+
+    async def spool_page(
+        self, after: tuple[float, str, str] | None, limit: int
+    ) -> list[QueueEntry]:
+        sql = SPOOL_PAGE.format(after=SPOOL_PAGE_AFTER if after else "")
+        async with self.reading() as db:
+            rows = await db.fetch(sql, [*(after or ()), limit])
+        return [queue_entry_from_row(r) for r in rows]
+
+    async def write_probe(self) -> None:
+        async with self.transaction() as db:
+            await db.execute(WRITE_PROBE, (str(time.time()),))
 
     async def spool_retry(self, ids: Sequence[str], now: float) -> int:
         sql, params = "UPDATE spool_recipient SET next_attempt = ?", [now]

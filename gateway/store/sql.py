@@ -109,6 +109,25 @@ SPOOL_LIST = (
     " r.last_reply, length(m.data), m.message_id FROM spool_recipient r"
     " JOIN spool_message m ON m.id = r.message_id ORDER BY m.received_at, r.address"
 )
+# /metrics and /ops/queue: counts from the next_attempt index alone (no row is read), the
+# oldest from the received_at index, and keyset pages in that index's order.
+SPOOL_COUNTS = (
+    "SELECT count(*), coalesce(sum(CASE WHEN next_attempt <= ? THEN 1 ELSE 0 END), 0)"
+    " FROM spool_recipient"
+)
+SPOOL_OLDEST = "SELECT min(received_at) FROM spool_message"
+SPOOL_PAGE = (
+    "SELECT m.id, m.received_at, m.sender, r.address, r.attempts, r.next_attempt,"
+    " r.last_reply, length(m.data), m.message_id FROM spool_message m"
+    " JOIN spool_recipient r ON r.message_id = m.id {after}"
+    " ORDER BY m.received_at, m.id, r.address LIMIT ?"
+)
+SPOOL_PAGE_AFTER = "WHERE (m.received_at, m.id, r.address) > (?, ?, ?)"
+# A write the readiness probe makes: cheap, and through the same transaction path as a commit.
+WRITE_PROBE = (
+    "INSERT INTO meta (name, value) VALUES ('ready_probe', ?)"
+    " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+)
 SPOOL_MESSAGE_COLUMNS = (
     "id, received_at, sender, data, message_id, session_id, client, auth_user, purpose, topic"
 )

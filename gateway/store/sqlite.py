@@ -32,6 +32,11 @@ DUE_RECIPIENTS = (
 )
 
 
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""Bytes the WAL file is cut back to after a checkpoint: without it, one burst leaves a WAL
+as large as the burst on disk for good (SQLite's journal_size_limit, default unbounded)."""
+
+
 def sqlite_path(url: str) -> str:
     """SQLAlchemy form: `sqlite:///rel.db` is relative, `sqlite:////abs.db` absolute."""
     path = url.removeprefix("sqlite:///")
@@ -88,6 +93,7 @@ class SqliteStore(SpoolSide, ConsentSide, ReportSide):
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute(f"PRAGMA synchronous={self._synchronous}")
             await db.execute("PRAGMA busy_timeout=10000")
+            await db.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         except BaseException:
             # Not yet held by the store, so close() would miss it: its thread (not a
             # daemon) would keep the process alive after the fault was reported.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from gateway.policy.vocab import MANUAL_SUPPRESSION_REASONS
@@ -16,6 +18,7 @@ from gateway.web.api_request import (
     page_size,
     scope_of,
     text_field,
+    whole_number,
 )
 
 
@@ -95,11 +98,8 @@ async def list_decisions(request: web.Request) -> web.Response:
     search.limit = limit + 1
     cursor = query.get("cursor")
     if cursor:
-        if not cursor.isdigit():
-            raise ApiError(400, "cursor must be a next_cursor value")
-        search.before, search.after = (
-            (int(cursor), None) if search.newest_first else (None, int(cursor))
-        )
+        seq = whole_number(cursor, "cursor (the next_cursor of the previous page)")
+        search.before, search.after = (seq, None) if search.newest_first else (None, seq)
     rows = await context(request).store.decisions(search)
     page = rows[:limit]
     return web.json_response(
@@ -118,6 +118,6 @@ async def stats(request: web.Request) -> web.Response:
         {
             "since": search.since,
             "decisions": {column: dict(rows) for column, rows in counts.items()},
-            "queue": {"recipients": len(await ctx.store.spool_list())},
+            "queue": {"recipients": (await ctx.store.spool_counts(time.time())).recipients},
         }
     )

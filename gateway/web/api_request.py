@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -27,6 +28,11 @@ log = logging.getLogger("gateway.web.api")
 PREFIX = "/api/v1"
 PAGE_DEFAULT, PAGE_MAX = 100, 1000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+INT_MAX = 2**63 - 1
+"""The largest integer both stores hold (SQLite INTEGER, PostgreSQL BIGINT): a cursor beyond
+it would overflow in the driver (a 500) instead of being refused."""
+_DIGITS = re.compile(r"[0-9]{1,19}")
+"""ASCII digits only: str.isdigit() and int() also take "²" or "٣"."""
 
 
 class ApiError(Exception):
@@ -114,13 +120,7 @@ def scope_of(value: str) -> str:
 
 
 def page_size(query: Mapping[str, str]) -> int:
-    try:
-        limit = int(query.get("limit", PAGE_DEFAULT))
-    except ValueError as exc:
-        raise ApiError(400, "limit must be a number") from exc
-    if not 1 <= limit <= PAGE_MAX:
-        raise ApiError(400, f"limit must be between 1 and {PAGE_MAX}")
-    return limit
+    return whole_number(query.get("limit", str(PAGE_DEFAULT)), "limit", low=1, high=PAGE_MAX)
 
 
 def filters(query: Mapping[str, str]) -> DecisionQuery:
@@ -152,3 +152,10 @@ def contact_json(view: ContactView) -> dict[str, Any]:
     document = proof_document(view)
     document.pop("history")
     return document
+
+
+def whole_number(value: str, name: str, *, low: int = 0, high: int = INT_MAX) -> int:
+    """A non-negative decimal integer from a query or path, or a 400 naming the parameter."""
+    if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
+        raise ApiError(400, f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return int(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.web import api, health, ops, unsubscribe
+from gateway.web import api, health, ops, security, unsubscribe
 from gateway.web.api_request import json_errors
 from gateway.web.context import CONTEXT, WebContext
 
@@ -12,6 +12,7 @@ from gateway.web.context import CONTEXT, WebContext
 def build_app(context: WebContext) -> web.Application:
     app = web.Application(client_max_size=64 * 1024, middlewares=[json_errors])
     app[CONTEXT] = context
+    security.install(app)
     health.add_routes(app)
     unsubscribe.add_routes(app)
     ops.add_routes(app)

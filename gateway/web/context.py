@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway.config import Config
 from gateway.pipeline.audit import Audit
 from gateway.pipeline.metrics import Metrics
+from gateway.pipeline.writer import Writer
 from gateway.store import Store
 
 
@@ -18,6 +19,10 @@ class WebContext:
     store: Store
     audit: Audit
     metrics: Metrics = field(default_factory=Metrics)
+    writer: Writer | None = None
+    """The group-commit writer: its last commit's fate for /readyz, and the spool for mail
+    the web side writes (the re-subscribe confirmation)."""
+    hostname: str = "localhost"
 
 
 CONTEXT: web.AppKey[WebContext] = web.AppKey("gatekeeper", WebContext)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from aiohttp import web
 
@@ -35,8 +36,13 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def ping_store(ctx: WebContext) -> str:
+    """Ready only while the store can commit: the writer's last commit (or its recovery
+    probe) failed, or a small write of our own fails (a full disk reads fine)."""
+    if ctx.writer is not None and ctx.writer.failure:
+        return f"last commit failed: {ctx.writer.failure}"
     try:
         await asyncio.wait_for(ctx.store.ping(), READY_TIMEOUT)
+        await asyncio.wait_for(ctx.store.write_probe(), READY_TIMEOUT)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return ""
@@ -69,5 +75,20 @@ async def ping_upstream(config: Config) -> str:
 
 async def metrics(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    body = ctx.metrics.render(await ctx.store.spool_list())
+    token = ctx.config.http.metrics_token
+    if token and not bearer_matches(request, token):
+        return web.Response(
+            status=401,
+            text="/metrics needs the bearer token of http.metrics_token\n",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},  # RFC 6750 §3
+        )
+    body = await ctx.metrics.exposition(
+        ctx.store.spool_counts, ctx.config.http.metrics_cache_seconds
+    )
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def bearer_matches(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # compare_digest: the time taken says nothing about how much of the token was right
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())

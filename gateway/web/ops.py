@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.web.context import CONTEXT
 from gateway.web.ops_contacts import contact_page, queue_page
 from gateway.web.ops_decisions import decision_page, decisions_page
+from gateway.web.ops_guard import GUARD, LoginThrottle, OpsGuard
 from gateway.web.ops_html import redirect
 from gateway.web.ops_session import login, login_page, logout, signed_in
 
 
 def add_routes(app: web.Application) -> None:
+    app[GUARD] = OpsGuard(LoginThrottle(app[CONTEXT].config.http.login_max_failures))
     app.router.add_get("/ops", to_dashboard)
     app.router.add_get("/ops/login", login_page)
     app.router.add_post("/ops/login", login)

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from collections.abc import Sequence
 from html import escape
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from gateway.addresses import AddressError, canonical, check
 from gateway.store.records import ContactView, Decision, DecisionQuery
 from gateway.timefmt import from_epoch
+from gateway.web.api_request import ApiError
 from gateway.web.context import CONTEXT
-from gateway.web.ops_html import Session, dl, error_box, ops_page, table
+from gateway.web.ops_html import Session, dl, error_box, link, ops_page, table
 from gateway.web.ops_tables import consent_table, decisions_table, event_table, suppression_table
 
 RECENT_DECISIONS = 20
+QUEUE_PAGE = 100
 
 
 async def contact_page(request: web.Request, session: Session) -> web.StreamResponse:
@@ -77,10 +83,16 @@ def contact_body(
 
 
 async def queue_page(request: web.Request, session: Session) -> web.StreamResponse:
-    entries = await request.app[CONTEXT].store.spool_list()
+    """Keyset pages in arrival order: each page is one index range, whatever the backlog."""
+    ctx = request.app[CONTEXT]
+    after = queue_cursor(request.query.get("after", ""))
+    rows = await ctx.store.spool_page(after, QUEUE_PAGE + 1)
+    entries = rows[:QUEUE_PAGE]
+    counts = await ctx.store.spool_counts(time.time())
     if not entries:
-        return ops_page(200, "Queue", "<p>The queue is empty.</p>", session)
-    body = f"<p>{len(entries)} recipient(s) waiting.</p>" + table(
+        text = "The queue is empty." if not after else "No more recipients after this point."
+        return ops_page(200, "Queue", f"<p>{text}</p>", session)
+    body = f"<p>{counts.recipients} recipient(s) waiting, {counts.due} due now.</p>" + table(
         [
             "queue id",
             "received",
@@ -105,4 +117,36 @@ async def queue_page(request: web.Request, session: Session) -> web.StreamRespon
             for e in entries
         ],
     )
+    if len(rows) > QUEUE_PAGE:
+        last = entries[-1]
+        next_cursor = encode_cursor(last.received_at, last.id, last.recipient)
+        body += (
+            '<nav class="paging" aria-label="Pages">'
+            + link("/ops/queue?" + urlencode({"after": next_cursor}), "Later →")
+            + "</nav>"
+        )
     return ops_page(200, "Queue", body, session)
+
+
+def encode_cursor(received_at: float, queue_id: str, recipient: str) -> str:
+    raw = json.dumps([received_at, queue_id, recipient]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def queue_cursor(value: str) -> tuple[float, str, str] | None:
+    """The `after` cursor a "Later" link carries, or a 400 when it is not one."""
+    if not value:
+        return None
+    try:
+        received, queue_id, recipient = json.loads(
+            base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        )
+        if (
+            isinstance(received, int | float)
+            and isinstance(queue_id, str)
+            and isinstance(recipient, str)
+        ):
+            return float(received), queue_id, recipient
+    except (ValueError, TypeError):
+        pass
+    raise ApiError(400, "after: use the link of the previous page")

@@ -14,7 +14,7 @@ from gateway.pipeline.delivery.worker import ACTIONS as DELIVERY_OUTCOMES
 from gateway.policy.facts import DENY_REASONS, PURPOSES
 from gateway.store.records import ContactView, Decision, DecisionQuery
 from gateway.timefmt import parse_time
-from gateway.web.api_request import ApiError, filters
+from gateway.web.api_request import ApiError, filters, whole_number
 from gateway.web.consent_replay import consents_as_of
 from gateway.web.context import CONTEXT, WebContext
 from gateway.web.ops_chart import chart, chart_sample
@@ -79,7 +79,7 @@ async def decision_page_rows(
 
 def cursor(query: Mapping[str, str], name: str) -> int | None:
     value = query.get(name, "")
-    return int(value) if value.isdigit() else None
+    return whole_number(value, name) if value else None
 
 
 def filter_form(params: Mapping[str, str]) -> str:
@@ -125,7 +125,7 @@ def paging(params: Mapping[str, str], older: int | None, newer: int | None) -> s
 
 async def decision_page(request: web.Request, session: Session) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
-    seq = int(request.match_info["seq"])
+    seq = whole_number(request.match_info["seq"], "decision number", low=1)
     rows = await ctx.store.decisions(DecisionQuery(after=seq - 1, limit=1))
     if not rows or rows[0][0] != seq:
         raise ApiError(404, f"There is no decision number {seq}.")

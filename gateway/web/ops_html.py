@@ -42,6 +42,8 @@ class Session:
 
     user: str
     csrf: str
+    sid: str = ""
+    """The server-side session (ops_guard.SessionTable) the cookie names."""
 
 
 def ops_page(status: int, title: str, body: str, session: Session | None = None) -> web.Response:

@@ -1,7 +1,8 @@
 """Dashboard sign-in: `http.admin_token` or an `[[http.users]]` password.
 
-The session is a signed cookie (HttpOnly, SameSite=Strict), so there is no server-side
-session table, and every form carries a CSRF value bound to it.
+The session is a signed cookie (HttpOnly, SameSite=Strict) naming a session the server
+holds (ops_guard), so signing out ends it everywhere; every form carries a CSRF value bound
+to it. Wrong passwords are slowed down and then refused per client address (429).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +25,10 @@ from aiohttp import web
 from gateway.passwords import verify_password
 from gateway.web.api_request import ApiError
 from gateway.web.context import CONTEXT, WebContext
+from gateway.web.ops_guard import GUARD, SessionTable
 from gateway.web.ops_html import Session, error_box, ops_page, redirect
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "gk_ops"
 LOGIN_COOKIE = "gk_ops_login"
@@ -46,13 +52,13 @@ def sign(key: bytes, purpose: str, value: str) -> str:
     return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def session_cookie(key: bytes, user: str) -> str:
-    claims = {"u": user, "e": int(time.time()) + SESSION_SECONDS, "n": secrets.token_hex(8)}
+def session_cookie(key: bytes, user: str, sid: str) -> str:
+    claims = {"u": user, "e": int(time.time()) + SESSION_SECONDS, "n": sid}
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode()
     return f"{payload}.{sign(key, 'session', payload)}"
 
 
-def read_session(key: bytes, cookie: str) -> Session | None:
+def read_session(key: bytes, cookie: str, sessions: SessionTable) -> Session | None:
     payload, _, signature = cookie.partition(".")
     if not hmac.compare_digest(sign(key, "session", payload), signature):
         return None
@@ -62,7 +68,10 @@ def read_session(key: bytes, cookie: str) -> Session | None:
         return None
     if not isinstance(claims, dict) or claims.get("e", 0) < time.time():
         return None
-    return Session(str(claims.get("u", "")), sign(key, "csrf", payload))
+    sid = str(claims.get("n", ""))
+    if not sessions.valid(sid):  # signed out, or from before a restart
+        return None
+    return Session(str(claims.get("u", "")), sign(key, "csrf", payload), sid)
 
 
 def set_cookie(
@@ -82,7 +91,8 @@ def signed_in(handler: SessionHandler) -> Handler:
         key = session_key(ctx)
         if key is None:
             return disabled_page()
-        session = read_session(key, request.cookies.get(SESSION_COOKIE, ""))
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        session = read_session(key, cookie, request.app[GUARD].sessions)
         if session is None:
             return redirect("/ops/login?" + urlencode({"next": request.path_qs}))
         if request.method == "POST":
@@ -153,11 +163,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce or not hmac.compare_digest(str(form.get("csrf", "")), sign(key, "login", nonce)):
         return login_form(request, ctx, key, "The form expired; please sign in again.", 403)
+    guard, client = request.app[GUARD], request.remote or ""
+    wait = guard.throttle.retry_after(client)
+    if wait:
+        return too_many(wait)
     user = await authenticate(ctx, str(form.get("name", "")), str(form.get("secret", "")))
     if user is None:
+        log.warning("dashboard sign-in failed from %s as %r", client, str(form.get("name", "")))
+        await asyncio.sleep(guard.throttle.failed(client))
         return login_form(request, ctx, key, "Wrong user name, password or token.", 401)
+    guard.throttle.succeeded(client)
     response = redirect(safe_next(request.query.get("next", "")))
-    set_cookie(response, ctx, SESSION_COOKIE, session_cookie(key, user), SESSION_SECONDS)
+    sid = guard.sessions.open(SESSION_SECONDS)
+    set_cookie(response, ctx, SESSION_COOKIE, session_cookie(key, user, sid), SESSION_SECONDS)
     response.del_cookie(LOGIN_COOKIE, path="/ops")
     return response
 
@@ -174,7 +192,19 @@ async def authenticate(ctx: WebContext, name: str, secret: str) -> str | None:
     return name if ok else None
 
 
+def too_many(wait: float) -> web.Response:
+    minutes = max(1, round(wait / 60))
+    response = ops_page(
+        429,
+        "Too many failed sign-ins",
+        f"<p>Sign-in from this address is paused; try again in about {minutes} minute(s).</p>",
+    )
+    response.headers["Retry-After"] = str(math.ceil(wait))  # RFC 6585 §4
+    return response
+
+
 async def logout(request: web.Request, session: Session) -> web.StreamResponse:
+    request.app[GUARD].sessions.close(session.sid)
     response = redirect("/ops/login")
     response.del_cookie(SESSION_COOKIE, path="/ops")
     return response
