@@ -6,6 +6,7 @@ commands that decide (`check`, `contacts show`, `policy show`) read them the sam
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import os
 import socket
@@ -14,8 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from gateway.config import Config, ConfigError
-from gateway.config_values import is_loopback_host
+from gateway.config_values import is_loopback_host, parse_hostport
 from gateway.policy import Policy, PolicyError, default_policy_dir, load_policies
+from gateway.smtp.tls import server_context
 
 log = logging.getLogger("gatekeeper")
 
@@ -70,13 +72,73 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+OPEN_RELAY_KEY = "smtp.i_know_this_is_an_open_relay"
+# The broadest public networks allow_networks may name: an IPv4 /8 is one allocation (a
+# single organisation or RIR block); an IPv6 /32 is the smallest regular RIR allocation to a
+# provider. Anything broader spans many organisations' hosts, so it is the open Internet.
+_BROADEST = {4: 8, 6: 32}
+_IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
+def too_broad(network: str) -> bool:
+    """A network broader than _BROADEST that holds public addresses (0.0.0.0/0, ::/0, ...).
+    Private ranges (10/8, fc00::/7) may be as broad as they are. ::ffff:0:0/96 is IPv4 as a
+    dual-stack socket sees it, so its IPv4 part is held to the IPv4 bound."""
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network
+    net = ipaddress.ip_network(network, strict=False)
+    if isinstance(net, ipaddress.IPv6Network):
+        if net.prefixlen < 96 and net.supernet_of(_IPV4_MAPPED):
+            return True
+        if net.subnet_of(_IPV4_MAPPED):
+            four = int(net.network_address) & 0xFFFFFFFF
+            net = ipaddress.ip_network((four, net.prefixlen - 96))
+    if net.is_private:
+        return False
+    return net.prefixlen < _BROADEST[net.version]
+
+
+def open_relay_problems(config: Config) -> list[str]:
+    """Settings that make an open relay, or take passwords in clear beyond loopback."""
+    smtp = config.smtp
+    host, _ = parse_hostport(smtp.listen)
+    problems = [
+        f"smtp.allow_networks {net} lets any host on the Internet relay (open relay)"
+        for net in smtp.allow_networks
+        if too_broad(net)
+    ]
+    if smtp.auth_require_tls is False and not is_loopback_host(host):
+        problems.append(
+            f"smtp.auth_require_tls = false on {smtp.listen} (beyond loopback) takes "
+            "passwords in clear text"
+        )
+    return problems
+
+
+def check_open_relay(config: Config) -> None:
+    """Refuse to start on an open-relay problem unless smtp.i_know_this_is_an_open_relay."""
+    problems = open_relay_problems(config)
+    if problems and not config.smtp.i_know_this_is_an_open_relay:
+        raise StartupError(
+            f"{problems[0]}; narrow it, or set {OPEN_RELAY_KEY} = true", config.source
+        )
+
+
+def warn_about_open_relay(config: Config) -> None:
+    for problem in open_relay_problems(config):
+        log.warning("%s; started anyway: %s = true", problem, OPEN_RELAY_KEY)
+
+
 def server_tls(config: Config) -> ssl.SSLContext | None:
+    """The hardened server context (gateway/smtp/tls.py) both SMTP listeners share."""
     cert, key = config.smtp.tls_cert, config.smtp.tls_key
     if not cert or not key:
+        if config.smtp.tls_listen:
+            raise StartupError(
+                "smtp.tls_listen needs smtp.tls_cert and smtp.tls_key", config.source
+            )
         return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        context.load_cert_chain(cert, key)
+        context = server_context(cert, key)
     except ssl.SSLError as exc:
         # reason is None for OpenSSL's PEM_LIB: not PEM at all, or a key of another cert
         reason = exc.reason or "not a PEM certificate with its matching key"

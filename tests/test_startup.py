@@ -24,7 +24,7 @@ import pytest
 
 from gateway import app
 from gateway.config import load_config
-from gateway.startup import StartupError
+from gateway.startup import StartupError, too_broad
 from tests.support.config import make_config, toml_text
 from tests.support.servers import free_port
 
@@ -240,3 +240,53 @@ def test_public_url_defaults_from_http_listen(tmp_path, monkeypatch):
     assert moved.http.public_url == "http://127.0.0.1:9000"
     kept = {"GATEKEEPER_HTTP__PUBLIC_URL": "https://gk.example"}
     assert load_config(None, environ=kept).http.public_url == "https://gk.example"
+
+
+@pytest.mark.parametrize("network", ["0.0.0.0/0", "::/0", "0.0.0.0/7", "::ffff:0:0/96"])
+def test_allow_networks_of_the_whole_internet_is_refused(world, network):
+    config = config_file(world, smtp={"allow_networks": ["10.0.0.0/8", network]})
+    one_line(
+        serve(config),
+        f"smtp.allow_networks {network} lets any host on the Internet relay",
+        "smtp.i_know_this_is_an_open_relay = true",
+        str(config),
+    )
+
+
+def test_auth_without_tls_beyond_loopback_is_refused(world):
+    smtp = {"listen": "0.0.0.0:0", "allow_networks": ["10.0.0.0/8"], "auth_require_tls": False}
+    config = config_file(world, smtp=smtp)
+    one_line(serve(config), "smtp.auth_require_tls = false on 0.0.0.0:0", "passwords in clear")
+
+
+@pytest.mark.parametrize(
+    ("network", "broad"),
+    [
+        ("10.0.0.0/8", False),
+        ("8.0.0.0/8", False),  # one public /8 is one allocation: allowed
+        ("128.0.0.0/1", True),
+        ("fc00::/7", False),  # private, however broad
+        ("2a00::/32", False),
+        ("2a00::/31", True),
+        ("::ffff:10.0.0.0/104", False),
+        ("::ffff:8.0.0.0/100", True),
+    ],
+)
+def test_which_networks_are_too_broad(network, broad):
+    assert too_broad(network) is broad
+
+
+async def test_the_explicit_key_starts_an_open_relay_with_warnings(
+    tmp_path, upstream, gateway_factory, caplog
+):
+    await gateway_factory(
+        upstream.url,
+        smtp={"allow_networks": ["0.0.0.0/0"], "i_know_this_is_an_open_relay": True},
+    )
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("0.0.0.0/0 lets any host" in w and "started anyway" in w for w in warnings)
+
+
+def test_tls_listen_needs_a_certificate(world):
+    config = config_file(world, smtp={"tls_listen": "127.0.0.1:0"})
+    one_line(serve(config), "smtp.tls_listen needs smtp.tls_cert and smtp.tls_key", str(config))
