@@ -23,6 +23,8 @@ from gateway.pipeline.brake import Brake
 from gateway.pipeline.decide import Decider
 from gateway.pipeline.delivery.upstream import UpstreamPool, UpstreamTarget, parse_upstream
 from gateway.pipeline.delivery.worker import Delivery, RetryPolicy, Verp
+from gateway.pipeline.events import EventSource
+from gateway.pipeline.events_dispatch import Dispatcher
 from gateway.pipeline.diskspace import DiskSpace
 from gateway.pipeline.mailboxes import LocalMailboxes
 from gateway.pipeline.mailto import Mailbox
@@ -112,6 +114,7 @@ class Gateway:
     sessions: set[GatewaySMTP] = field(default_factory=set)
     smtp_server: asyncio.Server | None = None
     http_runner: web.AppRunner | None = None
+    events: Dispatcher | None = None
     reports: ReportIntake | None = None
     """Where reports are applied: the report mailbox, and the provider webhooks."""
 
@@ -182,6 +185,7 @@ async def _assemble(
     )
     writer.start()
     undo.push_async_callback(writer.stop)
+    writer.events = EventSource(config.events)  # docs/design.md §9: the outbox rows
     metrics = Metrics()
     audit = Audit(writer, instance=hostname, metrics=metrics)
     key = await erasure_key(store, config)
@@ -210,6 +214,10 @@ async def _assemble(
     delivery.start()
     undo.push_async_callback(delivery.stop)
     gateway = Gateway(config, store, writer, delivery, hostname, audit, metrics)
+    if config.events.webhooks:
+        gateway.events = Dispatcher(store, config.events)
+        gateway.events.start()
+        undo.push_async_callback(gateway.events.stop)
     metrics.watch(gateway.sessions, lambda: delivery.backlog)
     brake = Brake(store, config.complaints, metrics)
     await brake.load()
@@ -334,6 +342,8 @@ async def stop(gateway: Gateway) -> None:
     await gateway.delivery.stop()
     if gateway.reports is not None and gateway.reports.brake is not None:
         await gateway.reports.brake.stop()
+    if gateway.events is not None:
+        await gateway.events.stop()
     await gateway.writer.stop()
     await gateway.store.close()
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config_limits import SmtpLimits, check_smtp_limits
+from gateway.config_hooks import EventsConfig, HooksConfig, problems
 from gateway.config_paths import anchor_paths
 from gateway.config_reports import BouncesConfig, ComplaintsConfig
 from gateway.config_values import parse_duration, parse_hostport, url_of_listen
@@ -193,6 +194,8 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
     complaints: ComplaintsConfig = field(default_factory=ComplaintsConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     source: str = "defaults"
 
 
@@ -367,6 +370,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{source}: 'smtp.tls_cert' and 'smtp.tls_key' go together")
     _validate_purposes(config)
     for problem in config.bounces.problems() + config.complaints.problems():
+        raise ConfigError(f"{source}: {problem}")
+    for problem in problems(config.hooks, config.events):
         raise ConfigError(f"{source}: {problem}")
     if config.smtp.max_recipients < 1 or config.smtp.max_message_size < 1:
         raise ConfigError(f"{source}: smtp limits must be positive")

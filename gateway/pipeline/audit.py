@@ -13,6 +13,11 @@ class Audit:
         self.instance = instance
         self._metrics = metrics
 
+    @property
+    def writer(self) -> Writer:
+        """The batch these rows go into: suppressions and events written with them."""
+        return self._writer
+
     def record(self, decisions: list[Decision]) -> None:
         """Off the hot path: no waiting for the commit."""
         for decision in decisions:

@@ -12,6 +12,7 @@ import logging
 
 from gateway.pipeline.diskspace import DiskSpace
 from gateway.pipeline.replies import DISK_LOW
+from gateway.pipeline.events import EventSource
 from gateway.store import Store
 from gateway.store.records import (
     Decision,
@@ -40,6 +41,8 @@ class Writer:
         is false while it is set."""
         self._window = window
         self._batch = WriteBatch()
+        self.events: EventSource | None = None
+        """Events for the application ride in the batch of the rows that cause them."""
         self._waiters: list[asyncio.Future[None]] = []
         self._unattended: set[str] = set()
         """Messages nobody waits for: kept for the next try if a commit fails."""
@@ -92,6 +95,8 @@ class Writer:
 
     def record(self, decisions: list[Decision]) -> None:
         self._batch.decisions.extend(decisions)
+        if self.events:
+            self._batch.events.extend(self.events.for_decisions(decisions))
         self._kick()
 
     def update(self, updates: list[RecipientUpdate]) -> None:
@@ -100,6 +105,8 @@ class Writer:
 
     def suppress(self, entries: list[SuppressionEntry]) -> None:
         self._batch.suppressions.extend(entries)
+        if self.events:
+            self._batch.events.extend(self.events.for_suppressions(entries))
         self._kick()
 
     async def flush(self) -> None:
@@ -174,5 +181,6 @@ class Writer:
         self._batch.decisions[:0] = batch.decisions
         self._batch.updates[:0] = batch.updates
         self._batch.suppressions[:0] = batch.suppressions
+        self._batch.events[:0] = batch.events
         self._batch.messages[:0] = [m for m in batch.messages if m.id in self._unattended]
         self._wake.set()

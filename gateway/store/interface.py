@@ -17,6 +17,7 @@ from gateway.store.records import (
     Decision,
     DecisionQuery,
     ImportCounts,
+    OutboundEvent,
     QueueEntry,
     SpoolCounts,
     SenderPause,
@@ -83,6 +84,25 @@ class Store(Protocol):
 
     async def resume_sender(self, domain: str, at: str) -> bool:
         """Lift a pause; False when the domain was not paused."""
+
+    # -- events to the application and provider webhooks (docs/design.md §8-§9) ----------
+    async def events_claim(self, now: float, lease: float, limit: int) -> list[OutboundEvent]:
+        """Pending events due at `now`, leased for `lease` seconds to this caller."""
+
+    async def events_record(self, events: Sequence[OutboundEvent]) -> None:
+        """Store the outcome of attempts: status, attempts, next_attempt, last_error."""
+
+    async def events_list(self, status: str | None = None, limit: int = 100) -> list[OutboundEvent]:
+        """Newest first, of one status or all."""
+
+    async def events_retry(self, ids: Sequence[str], now: float) -> int:
+        """Make the given events (all not yet delivered when empty) pending and due now."""
+
+    async def hook_seen(self, provider: str, key: str, now: float, keep: float) -> bool:
+        """Remember a provider request's id; False when it was seen within `keep` seconds."""
+
+    async def hook_unsee(self, provider: str, key: str) -> None:
+        """Forget an id whose request could not be applied, so the provider's retry is taken."""
 
     # -- consent and suppression ------------------------------------------------------------
     async def recipient_facts(

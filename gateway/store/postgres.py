@@ -18,6 +18,7 @@ import asyncpg
 
 from gateway.store.consent import ConsentSide
 from gateway.store.dialect import POSTGRESQL, Connection, affected, numbered
+from gateway.store.events import EventSide
 from gateway.store.interface import StoreError
 from gateway.store.records import SpoolMessage
 from gateway.store.reports import ReportSide
@@ -68,7 +69,7 @@ class PostgresConnection:
         return list(await self._conn.fetch(numbered(sql), *params))
 
 
-class PostgresStore(SpoolSide, ConsentSide, ReportSide):
+class PostgresStore(SpoolSide, ConsentSide, EventSide, ReportSide):
     dialect = POSTGRESQL
 
     def __init__(self, url: str) -> None:

@@ -146,9 +146,13 @@ class WriteBatch:
     updates: list[RecipientUpdate] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
     suppressions: list[SuppressionEntry] = field(default_factory=list)
+    events: list[OutboundEvent] = field(default_factory=list)
+    """Events for the application, written with the rows that caused them (outbox)."""
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.updates or self.decisions or self.suppressions)
+        return bool(
+            self.messages or self.updates or self.decisions or self.suppressions or self.events
+        )
 
 
 @dataclass(slots=True)
@@ -271,3 +275,23 @@ class SpoolCounts:
     """Of those, due now (the rest wait for a retry or are being delivered)."""
     oldest: float | None
     """received_at of the oldest message; None when the spool is empty."""
+
+
+@dataclass(slots=True)
+class OutboundEvent:
+    """One event for one application endpoint (docs/design.md §9): the durable outbox row
+    the dispatcher POSTs until the endpoint answers 2xx. `id` is the Standard Webhooks
+    `webhook-id`, the same on every attempt so the receiver can drop duplicates."""
+
+    id: str
+    created_at: str
+    endpoint: str
+    """The endpoint's URL; its secret is read from the config at each attempt."""
+    type: str
+    payload: str
+    """The JSON body, exactly as signed and sent."""
+    status: str = "pending"  # pending | delivered | failed
+    attempts: int = 0
+    next_attempt: float = 0.0
+    last_error: str = ""
+    delivered_at: str = ""

@@ -132,6 +132,30 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL DEFAULT ''
     );
     """,
+    # Events to the application (docs/design.md §9): an outbox row per event and endpoint,
+    # written in the batch of the decision that caused it, so a crash loses neither; and the
+    # provider webhook requests already taken (docs/design.md §8), so a replay changes nothing.
+    """
+    CREATE TABLE event (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt DOUBLE PRECISION NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        delivered_at TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX event_due ON event (status, next_attempt);
+    CREATE TABLE hook_seen (
+        provider TEXT NOT NULL,
+        key TEXT NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (provider, key)
+    );
+    """,
 )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from gateway.addresses import AddressError, canonical
 from gateway.store.consent_sql import INSERT_SUPPRESSION
 from gateway.store.dialect import marks
+from gateway.store.events_sql import INSERT_EVENT, event_row
 from gateway.store.records import (
     DECISION_FIELDS,
     Decision,
@@ -186,6 +187,7 @@ def write_batch_statements(batch: WriteBatch) -> list[tuple[str, list[tuple[Any,
             INSERT_SUPPRESSION,
             [(s.address, s.scope, s.reason, s.source, s.created_at) for s in batch.suppressions],
         ),
+        (INSERT_EVENT, [event_row(e) for e in batch.events]),
     ]
     return [(sql, rows) for sql, rows in steps if rows]
 

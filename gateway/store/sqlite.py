@@ -18,6 +18,7 @@ import aiosqlite
 
 from gateway.store.consent import ConsentSide
 from gateway.store.dialect import SQLITE, Connection, marks
+from gateway.store.events import EventSide
 from gateway.store.interface import StoreError
 from gateway.store.records import SpoolMessage
 from gateway.store.reports import ReportSide
@@ -63,7 +64,7 @@ class SqliteConnection:
             return list(await cur.fetchall())
 
 
-class SqliteStore(SpoolSide, ConsentSide, ReportSide):
+class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
     dialect = SQLITE
 
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:

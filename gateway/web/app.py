@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.web import api, health, ops, security, unsubscribe
+from gateway.web import api, health, hooks_routes, ops, security, unsubscribe
 from gateway.web.api_request import json_errors
 from gateway.web.context import CONTEXT, WebContext
 
@@ -17,4 +17,5 @@ def build_app(context: WebContext) -> web.Application:
     unsubscribe.add_routes(app)
     ops.add_routes(app)
     api.add_routes(app)
+    hooks_routes.add_routes(app)
     return app

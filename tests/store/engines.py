@@ -24,6 +24,8 @@ TABLES = (
     "relationship",
     "suppression",
     "meta",
+    "event",
+    "hook_seen",
 )
 
 
