@@ -41,22 +41,27 @@ async def read_data(reader: asyncio.StreamReader, limit: int, limits: SessionLim
     buffer = bytearray(b"\r\n")
     dropped = reserved = start = 0
     full = False
-    while (found := buffer.find(END_OF_DATA, start)) < 0:
-        chunk = await reader.read(CHUNK)
-        if not chunk:
-            limits.unreserve(reserved)
-            raise ConnectionResetError("client went away during DATA")
-        keep = not full and dropped + len(buffer) <= limit + 2
-        if keep and not limits.reserve(len(chunk)):
-            full, keep = True, False
-            limits.unreserve(reserved)
-            reserved = 0
-        if not keep and len(buffer) > 4:
-            # Over a limit: keep only a tail long enough to spot the end mark.
-            dropped += len(buffer) - 4
-            del buffer[:-4]
-        start = max(len(buffer) - 4, 0)
-        buffer += chunk
+    try:
+        while (found := buffer.find(END_OF_DATA, start)) < 0:
+            chunk = await reader.read(CHUNK)
+            if not chunk:
+                raise ConnectionResetError("client went away during DATA")
+            keep = not full and dropped + len(buffer) <= limit + 2
+            if keep and limits.reserve(len(chunk)):
+                reserved += len(chunk)
+            elif keep:  # the shared budget is spent: drop this message, keep reading
+                full, keep = True, False
+                limits.unreserve(reserved)
+                reserved = 0
+            if not keep and len(buffer) > 4:
+                # Over a limit: keep only a tail long enough to spot the end mark.
+                dropped += len(buffer) - 4
+                del buffer[:-4]
+            start = max(len(buffer) - 4, 0)
+            buffer += chunk
+    except BaseException:  # the client went away, or the session was cancelled
+        limits.unreserve(reserved)
+        raise
     _unread(reader, buffer[found + len(END_OF_DATA) :])
     size = dropped + found
     if full or size > limit:
