@@ -37,6 +37,7 @@ class SmtpLimits:
 
 
 _POSITIVE = (
+    "timeout",
     "max_sessions",
     "max_sessions_per_client",
     "greeting_timeout",
