@@ -18,6 +18,7 @@ from gateway.consent.erasure import erased_key, erasure_key
 from gateway.consent.proof import proof_document
 from gateway.pipeline.classify import Classification
 from gateway.pipeline.decide import Decider, message_facts
+from gateway.pipeline.report_outcomes import report_lines
 from gateway.policy import Verdict
 from gateway.policy.vocab import MANUAL_SUPPRESSION_REASONS, PURPOSES
 from gateway.startup import load_configured_policies
@@ -117,6 +118,8 @@ async def cmd_contacts_show(args: argparse.Namespace, config: Config, store: Sto
         print(f"{address}: no contact record and no suppression")
     else:
         _print_view(view)
+    for line in await report_lines(store, address):
+        print(f"report    {line}")
     decider = Decider(store, policies, config, await erasure_key(store, config))
     print("\nverdicts (content rules are checked when a message is sent):")
     for purpose, topic, verdict in await contact_verdicts(decider, address, args.topic):

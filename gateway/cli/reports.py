@@ -89,6 +89,6 @@ def messages(path: Path) -> Iterator[tuple[str, bytes]]:
         with path.open("rb") as handle:
             yield str(path), handle.read(MAX_BYTES)
         return
-    box = mailbox.mbox(path, factory=None, create=False)
-    for number, key in enumerate(box.iterkeys(), start=1):
-        yield f"{path}#{number}", box.get_bytes(key)[:MAX_BYTES]
+    mbox = mailbox.mbox(path, factory=None, create=False)
+    for number, key in enumerate(mbox.iterkeys(), start=1):
+        yield f"{path}#{number}", mbox.get_bytes(key)[:MAX_BYTES]

@@ -23,6 +23,7 @@ recipients, found among that queue id's decision rows.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,9 @@ from gateway.reports.model import (
 from gateway.reports.verp import Claims, VerpError, read_reference, read_verp
 from gateway.store import Store
 from gateway.store.records import Decision, DecisionQuery, SuppressionEntry, iso_now
+
+# flufl.bounce logs one INFO line per detector it runs: sixteen lines for every report.
+logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
 
 PHASE = "report"
 SOURCE = "report"
@@ -283,6 +287,19 @@ class ReportIntake:
             cite=CITES.get(report.kind, ""),
             detail=json.dumps({k: v for k, v in evidence.items() if v}, ensure_ascii=False),
         )
+
+
+async def report_lines(store: Store, address: str, limit: int = 10) -> list[str]:
+    """The latest reports about an address, newest first, one line each (`contacts show`)."""
+    query = DecisionQuery(recipient=address, phase=PHASE, newest_first=True, limit=limit)
+    lines = []
+    for _, d in await store.decisions(query):
+        evidence = json.loads(d.detail or "{}")
+        lines.append(
+            f"{d.time} {d.reason} {evidence.get('status', '')} {d.action} via "
+            f"{evidence.get('source', '')} {evidence.get('diagnostic', '')[:120]}".rstrip()
+        )
+    return lines
 
 
 def _implied(report: Report, claims: Claims | None) -> tuple[RecipientOutcome, ...]:

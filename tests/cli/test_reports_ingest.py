@@ -53,6 +53,9 @@ def test_ingest_a_message_an_mbox_and_a_maildir(tmp_path: Path) -> None:
     assert out.rstrip().endswith("5 report(s) ingested")
     found = asyncio.run(suppressions(tmp_path))
     assert found == {"alice@dest.example": "hard-bounce", "vera@mailbox.example": "complaint"}
+    shown = run_cli("contacts", "show", "alice@dest.example", "--config", str(config(tmp_path)))
+    assert "suppressed scope=all reason=hard-bounce source=report" in shown.stdout
+    assert "hard-bounce 5.1.1 deny via ingest" in shown.stdout
 
 
 def test_an_unreadable_file_fails_but_the_rest_is_applied(tmp_path: Path) -> None:

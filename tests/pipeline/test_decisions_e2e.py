@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import smtplib
 import subprocess
 import sys
@@ -129,7 +130,9 @@ async def test_header_classified_message_delivers_to_allowed_and_counts(upstream
     got = sorted(r for m in captured for r in m.recipients)
     assert got == ["a@example.com", "b@example.com"]
     for message in captured:
-        assert b"X-Gatekeeper" not in message.data  # control fields never leave
+        # control fields never leave; the reference for reports is the gateway's own
+        fields = re.findall(rb"^(X-Gatekeeper[^:]*):", message.data, re.M | re.I)
+        assert fields == [b"X-Gatekeeper-Ref"]
     await gw.writer.flush()
     rows = [d for _, d in await gw.store.decisions(DecisionQuery(phase="data"))]
     verdicts = {d.recipient: (d.action, d.basis or d.reason) for d in rows}
