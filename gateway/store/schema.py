@@ -156,6 +156,20 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (provider, key)
     );
     """,
+    # Several instances on one store (docs/fleet.md): who holds a leased recipient (empty =
+    # nobody: due, or waiting for its retry), and each instance's heartbeat.
+    """
+    ALTER TABLE spool_recipient ADD COLUMN holder TEXT NOT NULL DEFAULT '';
+    CREATE INDEX spool_recipient_holder ON spool_recipient (holder);
+    CREATE TABLE instance (
+        name TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        seen_at DOUBLE PRECISION NOT NULL,
+        smtp TEXT NOT NULL DEFAULT '',
+        http TEXT NOT NULL DEFAULT '',
+        backlog INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 
