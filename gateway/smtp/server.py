@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 TRIM_AFTER = 1024 * 1024
 """A message at least this large is followed by malloc_trim (gateway/smtp/resources.py)."""
+TRIM_DELAY = 3.0
 
 _SIMPLE_PATH = re.compile(r"\s*<([^<>\s\"\\(),;:@]+@[^<>\s\"\\(),;:@]+)>(.*)", re.S)
 _PENDING = "pending-verification"
@@ -373,8 +374,8 @@ class GatewaySMTP(SMTP):
             self._set_post_data_state()
         finally:
             self._limits.unreserve(read.reserved)
-        if read.size >= TRIM_AFTER:
-            resources.trim()
+        if read.size >= TRIM_AFTER:  # once spool and delivery have let go of their copies
+            self.loop.call_later(TRIM_DELAY, resources.trim)
         await self.push(replies.DATA_OK if status is None else status)
 
     def _too_big(self, limit: int) -> str:
