@@ -34,6 +34,9 @@ _HEAD = struct.Struct(">BIB")  # version, issued_at, scope length
 _MAC_LEN = 16
 # Domain separation: the same secret may key other HMACs (e.g. erasure hashes).
 _CONTEXT = b"gatekeeper/unsubscribe\x00"
+CONFIRM_CONTEXT = b"gatekeeper/resubscribe-confirm\x00"
+"""Tokens of the link in a re-subscription's confirmation mail (double opt-in): an
+unsubscribe link cannot confirm, and a confirmation link cannot unsubscribe."""
 _MIN_RAW = _HEAD.size + 1 + 1 + _MAC_LEN  # non-empty scope and recipient
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+")
 # RFC 5321 §4.5.3.1.1: a local part is at most 64 octets.
@@ -64,8 +67,16 @@ class TokenClaims:
     issued_at: datetime
 
 
-def issue(keys: Sequence[bytes], recipient: str, scope: str, now: datetime) -> str:
-    """Sign a token for ``recipient`` and ``scope`` (a topic, a purpose or ``all``) with keys[0]."""
+def issue(
+    keys: Sequence[bytes],
+    recipient: str,
+    scope: str,
+    now: datetime,
+    *,
+    context: bytes = _CONTEXT,
+) -> str:
+    """Sign a token for ``recipient`` and ``scope`` (a topic, a purpose or ``all``) with keys[0].
+    ``context`` separates kinds of token: one signed for another purpose never verifies here."""
     if not keys:
         raise ValueError("at least one unsubscribe key is required")
     scope_raw, recipient_raw = scope.encode(), recipient.encode()
@@ -74,21 +85,27 @@ def issue(keys: Sequence[bytes], recipient: str, scope: str, now: datetime) -> s
     if len(scope_raw) > 255:
         raise ValueError("scope is longer than 255 bytes")
     payload = _HEAD.pack(_VERSION, _unix_seconds(now), len(scope_raw)) + scope_raw + recipient_raw
-    return _b64encode(payload + _mac(keys[0], payload))
+    return _b64encode(payload + _mac(keys[0], payload, context))
 
 
 def verify(
-    keys: Sequence[bytes], token: str, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE
+    keys: Sequence[bytes],
+    token: str,
+    now: datetime,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+    *,
+    context: bytes = _CONTEXT,
 ) -> TokenClaims:
-    """Return the claims of an authentic, unexpired token; any key may have signed it."""
+    """Return the claims of an authentic, unexpired token; any key may have signed it. An
+    unsubscribe token lives at least MIN_MAX_AGE; other contexts set their own age."""
     if not keys:
         raise ValueError("at least one unsubscribe key is required")
-    if max_age < MIN_MAX_AGE:
+    if max_age < MIN_MAX_AGE and context == _CONTEXT:
         raise ValueError(f"max_age must be at least {MIN_MAX_AGE.days} days (CASL s.11(3))")
     raw = _b64decode(token)
     payload, mac = raw[:-_MAC_LEN], raw[-_MAC_LEN:]
     # Check every key so timing does not reveal which one matched.
-    matches = [hmac.compare_digest(_mac(key, payload), mac) for key in keys]
+    matches = [hmac.compare_digest(_mac(key, payload, context), mac) for key in keys]
     if not any(matches):
         raise TokenMalformed("token signature does not match")
     claims = _parse_payload(payload)
@@ -136,8 +153,8 @@ def _parse_payload(payload: bytes) -> TokenClaims:
     return TokenClaims(recipient, scope, datetime.fromtimestamp(issued, UTC))
 
 
-def _mac(key: bytes, payload: bytes) -> bytes:
-    return hmac.new(key, _CONTEXT + payload, hashlib.sha256).digest()[:_MAC_LEN]
+def _mac(key: bytes, payload: bytes, context: bytes) -> bytes:
+    return hmac.new(key, context + payload, hashlib.sha256).digest()[:_MAC_LEN]
 
 
 def _unix_seconds(now: datetime) -> int:

@@ -7,12 +7,7 @@ without a session, or a form of the preference page carrying an HMAC of (token, 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
@@ -21,9 +16,20 @@ from gateway.addresses import AddressError, canonical
 from gateway.consent import tokens
 from gateway.pipeline import optout
 from gateway.pipeline.optout import ALL, UNSUBSCRIBED
-from gateway.store.records import ContactView, iso_now
+from gateway.store.records import ContactView
+from gateway.web import resubscribe
 from gateway.web.context import CONTEXT, WebContext
 from gateway.web.i18n import catalog
+from gateway.web.unsubscribe_base import (
+    Chosen,
+    Refused,
+    choose_words,
+    csrf_ok,
+    csrf_value,
+    guarded,
+    proof,
+    signing_keys,
+)
 from gateway.web.unsubscribe_pages import (
     LEAVE,
     RESUBSCRIBE,
@@ -34,80 +40,19 @@ from gateway.web.unsubscribe_pages import (
     done_page,
     left_notice,
     preference_page,
-    refusal_page,
     rejoined_notice,
 )
-
-log = logging.getLogger(__name__)
 
 ONE_CLICK = [("List-Unsubscribe", "One-Click")]  # RFC 8058 §3.1: the whole POST body
 SOURCE_ONE_CLICK = "one-click"
 SOURCE_PAGE = "unsubscribe-page"
-FORM_VERSION = "unsubscribe-page/1"
-# Domain separation: the unsubscribe secret also signs the tokens themselves.
-_FORM_CONTEXT = b"gatekeeper/unsubscribe-form\x00"
-
-
-@dataclass(slots=True)
-class Chosen:
-    """The person's language once a handler knows it, so a later refusal speaks it too."""
-
-    words: Words | None = None
-
-
-Handler = Callable[[web.Request, Chosen], Awaitable[web.StreamResponse]]
-Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class Refused(Exception):
-    """A request answered with an explanatory page instead of the normal one; `key` names
-    the `<key>_title` and `<key>_body` texts of the locale files."""
-
-    def __init__(self, status: int, key: str) -> None:
-        super().__init__(key)
-        self.status, self.key = status, key
 
 
 def add_routes(app: web.Application) -> None:
     catalog()  # read the locale files at start-up, not on a person's first click
-    app.router.add_get("/u/{token}", _guarded(show_page))
-    app.router.add_post("/u/{token}", _guarded(handle_post))
-
-
-def _guarded(handler: Handler) -> Route:
-    """Turn refusals and faults into plain pages: a person must never see a stack trace."""
-
-    async def run(request: web.Request) -> web.StreamResponse:
-        chosen = Chosen()
-        try:
-            return await handler(request, chosen)
-        except Refused as refusal:
-            status, key = refusal.status, refusal.key
-        except web.HTTPException as exc:  # e.g. 413 from reading an oversized body
-            status, key = exc.status, "unreadable"
-        except Exception:
-            log.exception("unsubscribe request failed")
-            status, key = 500, "fault"
-        # Without a verified link there is no recipient: the browser's language alone.
-        return refusal_page(chosen.words or choose_words(request, None, None), status, key)
-
-    return run
-
-
-def choose_words(request: web.Request, link: Link | None, view: ContactView | None) -> Words:
-    """The page's own language links, then the recipient's country (as for the policy: the
-    contact's country, else the address's ccTLD), then Accept-Language, then English."""
-    words = Words(
-        locale=catalog().choose(
-            explicit=request.query.get("lang", ""),
-            address=link.address if link else "",
-            country=view.country if view else None,
-            accept=request.headers.get("Accept-Language", ""),
-        ),
-        catalog=catalog(),
-        operator=request.app[CONTEXT].config.identity.name,
-    )
-    return words
+    app.router.add_get("/u/{token}", guarded(show_page))
+    app.router.add_post("/u/{token}", guarded(handle_post))
+    resubscribe.add_routes(app)
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -177,11 +122,14 @@ async def leave_from_page(
 async def resubscribe_from_page(
     request: web.Request, words: Words, link: Link, prefs: Preferences, scopes: list[str]
 ) -> str:
+    """Only a request: the address itself confirms it (resubscribe.py, double opt-in)."""
     wanted = [scope for scope in scopes if scope in prefs.left]
-    text = "; ".join(words.resubscribe_text(scope) for scope in wanted)
-    evidence = proof(request, text, words.lang)
-    lifted = await resubscribe(request.app[CONTEXT], link.address, wanted, evidence)
-    return rejoined_notice(words, lifted, [s for s in scopes if s not in lifted])
+    refused = [scope for scope in scopes if scope not in wanted]
+    notice = rejoined_notice(words, [], refused) if refused else ""
+    if wanted:
+        sent = await resubscribe.request_confirmation(request, words, link, wanted)
+        notice = f"{sent} {notice}".strip()
+    return notice
 
 
 def field_value(fields: list[tuple[str, str]], name: str) -> str:
@@ -197,33 +145,7 @@ async def leave(
     await optout.leave(ctx.store, ctx.audit, link.address, scopes, source, evidence)
 
 
-async def resubscribe(
-    ctx: WebContext, address: str, scopes: Sequence[str], evidence: str
-) -> list[str]:
-    return await optout.resubscribe(ctx.store, address, scopes, SOURCE_PAGE, evidence)
-
-
-def proof(request: web.Request, text: str = "", lang: str = "") -> str:
-    """What shows later who asked and how (burden of proof: GDPR art. 7(1))."""
-    evidence = {
-        "time": iso_now(),
-        "ip": request.remote or "",
-        "user_agent": request.headers.get("User-Agent", ""),
-    }
-    if text:
-        evidence |= {"form": FORM_VERSION, "text": text, "lang": lang}
-    return json.dumps(evidence, ensure_ascii=False)
-
-
 # --- tokens and form keys ------------------------------------------------------------------
-
-
-def signing_keys(ctx: WebContext) -> list[bytes]:
-    keys = ctx.config.unsubscribe.keys
-    if not keys:
-        log.error("unsubscribe.secret is not set: unsubscribe links cannot be checked")
-        raise Refused(503, "unavailable")
-    return keys
 
 
 def verified_link(ctx: WebContext, keys: Sequence[bytes], token: str) -> Link:
@@ -236,17 +158,6 @@ def verified_link(ctx: WebContext, keys: Sequence[bytes], token: str) -> Link:
         raise Refused(410, "expired") from exc
     except (tokens.TokenMalformed, AddressError) as exc:
         raise Refused(400, "invalid") from exc
-
-
-def csrf_value(key: bytes, token: str, purpose: str) -> str:
-    message = _FORM_CONTEXT + token.encode() + b"\x00" + purpose.encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def csrf_ok(keys: Sequence[bytes], token: str, purpose: str, given: str) -> bool:
-    # Any current key: the page may have been rendered just before a key rotation.
-    matches = [hmac.compare_digest(csrf_value(key, token, purpose), given) for key in keys]
-    return any(matches)
 
 
 # --- state shown on the page ---------------------------------------------------------------

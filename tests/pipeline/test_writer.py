@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.pipeline.diskspace import DiskSpace
+from gateway.pipeline.replies import DISK_LOW
 from gateway.pipeline.writer import Writer
 from gateway.store import Store, open_store
 from gateway.store.records import (
@@ -22,6 +24,8 @@ from gateway.store.records import (
     SpoolRecipient,
     WriteBatch,
 )
+from gateway.store.sqlite import JOURNAL_SIZE_LIMIT
+from tests.support.waiting import wait_until
 
 
 class WatchedStore:
@@ -143,3 +147,53 @@ async def test_stop_flushes_what_was_handed_in(db: tuple[Store, Path]) -> None:
     await writer.stop()
     assert len(await store.decisions(DecisionQuery())) == 3
     assert await spooled(store) == ["report"]
+
+
+async def test_a_failed_commit_is_remembered_until_the_store_commits_again(
+    db: tuple[Store, Path],
+) -> None:
+    """/readyz reads `failure`: set by the failed commit, cleared by the writer's own probe
+    once the store can write again, without any traffic."""
+    store, path = db
+    refuse = [
+        f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table}"
+        " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        for table in ("spool_message", "meta")
+    ]
+    with sqlite3.connect(path) as raw:
+        for sql in refuse:
+            raw.execute(sql)
+    writer = Writer(store)
+    writer.start()
+    with pytest.raises(Exception, match="disk full"):
+        await writer.spool(message("m1"))
+    assert "disk full" in writer.failure
+    with sqlite3.connect(path) as raw:
+        for table in ("spool_message", "meta"):
+            raw.execute(f"DROP TRIGGER refuse_{table}")
+    await wait_until(lambda: not writer.failure)
+    await writer.stop()
+
+
+async def test_storage_refusal_follows_the_free_space_floor(
+    db: tuple[Store, Path], tmp_path: Path
+) -> None:
+    store, _ = db
+    free = DiskSpace(str(tmp_path), 0).free()
+    assert Writer(store, disk=DiskSpace(str(tmp_path), free * 2)).storage_refusal() == DISK_LOW
+    assert DISK_LOW.startswith("452 4.3.1 ")
+    assert Writer(store, disk=DiskSpace(str(tmp_path), 1)).storage_refusal() is None
+    assert Writer(store).storage_refusal() is None
+    assert DiskSpace.for_store("postgresql://db/gk", 1) is None
+    assert DiskSpace.for_store(f"sqlite:///{tmp_path}/x.db", 0) is None
+
+
+async def test_sqlite_bounds_its_wal(db: tuple[Store, Path]) -> None:
+    _, path = db
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    try:
+        async with store.reader.execute("PRAGMA journal_size_limit") as cur:  # type: ignore[attr-defined]
+            assert await cur.fetchone() == (JOURNAL_SIZE_LIMIT,)
+    finally:
+        await store.close()
