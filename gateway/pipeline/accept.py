@@ -28,7 +28,7 @@ from gateway.pipeline.transaction import Client, Transaction
 from gateway.pipeline.transform.personalize import Personalizer
 from gateway.pipeline.transform.trace import missing_fields, received_field
 from gateway.pipeline.transform.unsubscribe import Template
-from gateway.pipeline.writer import LEASE, Writer
+from gateway.pipeline.writer import Writer
 from gateway.policy import Verdict
 from gateway.policy.facts import Content
 from gateway.store.records import Decision, SpoolMessage, SpoolRecipient, Who, new_id
@@ -175,8 +175,9 @@ class Acceptor:
         # Stripping and the trace fields change only the top header block, so every text
         # leaf found in the received bytes moved by the same number of bytes.
         parts = moved(content.parts, len(shared) - len(message.data))
+        leased = now + self._writer.lease
         copies = await self._copies(
-            shared, parts, allowed, classification, footer, now + LEASE, queue_id
+            shared, parts, allowed, classification, footer, leased, queue_id
         )
         if any(not c.prefix and c.data is None for c in copies):
             # recipients without a copy of their own share one signature

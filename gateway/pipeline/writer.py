@@ -11,8 +11,8 @@ import asyncio
 import logging
 
 from gateway.pipeline.diskspace import DiskSpace
-from gateway.pipeline.replies import DISK_LOW
 from gateway.pipeline.events import EventSource
+from gateway.pipeline.replies import DISK_LOW
 from gateway.store import Store
 from gateway.store.records import (
     Decision,
@@ -24,15 +24,20 @@ from gateway.store.records import (
 
 log = logging.getLogger(__name__)
 
-LEASE = 600.0
-"""Seconds a claimed or freshly spooled message belongs to this process: the accept stage
-spools new recipients due after it (delivery has them in memory), and the delivery poller
-claims due ones for it."""
+DEFAULT_LEASE = 600.0
+"""`delivery.lease`: seconds a claimed or freshly spooled message belongs to this instance
+(delivery renews it while the message is in memory): the accept stage spools new recipients
+due after it, and the delivery poller claims due ones for it."""
 
 
 class Writer:
     def __init__(
-        self, store: Store, *, window: float = 0.0, disk: DiskSpace | None = None
+        self,
+        store: Store,
+        *,
+        window: float = 0.0,
+        lease: float = DEFAULT_LEASE,
+        disk: DiskSpace | None = None,
     ) -> None:
         self._store = store
         self._disk = disk
@@ -40,6 +45,7 @@ class Writer:
         """Why the last commit (or recovery probe) failed; empty once one succeeds. /readyz
         is false while it is set."""
         self._window = window
+        self.lease = lease
         self._batch = WriteBatch()
         self.events: EventSource | None = None
         """Events for the application ride in the batch of the rows that cause them."""
@@ -173,7 +179,6 @@ class Writer:
         if self.failure:
             log.info("store commits succeed again")
             self.failure = ""
-
 
     def _requeue(self, batch: WriteBatch) -> None:
         """Decisions, updates and our own reports are kept for the next try; the sessions'

@@ -14,10 +14,12 @@ from gateway.store.sqlite import SqliteStore
 __all__ = ["Store", "StoreError", "open_store"]
 
 
-def open_store(url: str, *, synchronous: str = "FULL") -> Store:
+def open_store(
+    url: str, *, synchronous: str = "FULL", pool_min: int = 1, pool_max: int = 10
+) -> Store:
     """Engine for a `store.url`: `sqlite:///rel.db`, `sqlite:////abs.db`, `postgresql://…`."""
     if url.startswith("sqlite:///"):
         return SqliteStore(url, synchronous=synchronous)
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(url)
+        return PostgresStore(url, pool_min=pool_min, pool_max=pool_max)
     raise StoreError(f"store.url: unsupported URL {url!r} (sqlite:/// or postgresql://)")

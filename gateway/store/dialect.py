@@ -15,7 +15,7 @@ runs it on a `Connection`. Each engine supplies:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +29,10 @@ class Connection(Protocol):
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]: ...
+
+    def stream(self, sql: str) -> AsyncIterator[Sequence[Any]]:
+        """Rows of a large result a chunk at a time (`db export`), never all in memory."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +64,20 @@ class Engine(ABC):
         """A connection for reads outside any transaction of ours."""
 
     @abstractmethod
+    def snapshot(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection whose reads all see one consistent state (`db export`)."""
+
+    @abstractmethod
     async def lookup_rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         """Rows of the per-recipient facts look-up, on the engine's fastest path."""
 
 
 SQLITE = Dialect("sqlite", array_keys=False)
 POSTGRESQL = Dialect("postgresql", array_keys=True)
+
+
+STREAM_CHUNK = 1000
+"""Rows fetched per round trip by `Connection.stream`."""
 
 
 def marks(count: int) -> str:

@@ -17,10 +17,12 @@ from gateway.store.records import (
     Decision,
     DecisionQuery,
     ImportCounts,
+    InstanceRow,
     OutboundEvent,
+    QueueCounts,
     QueueEntry,
-    SpoolCounts,
     SenderPause,
+    SpoolCounts,
     SpoolMessage,
     SuppressionEntry,
     WriteBatch,
@@ -48,6 +50,21 @@ class Store(Protocol):
 
     async def spool_release(self, now: float) -> int:
         """Make every queued recipient due now (start-up of the only instance)."""
+
+    # -- several instances on one store (docs/fleet.md) -------------------------------------
+    holder: str
+    """This instance's name: what it spools or claims is held by it under the lease."""
+
+    async def spool_renew(self, ids: Sequence[str], until: float) -> set[str]:
+        """Extend this instance's lease on these messages; returns those it still holds."""
+
+    async def spool_release_held(self, now: float) -> int:
+        """At a clean stop: the recipients this instance holds are due now for the others."""
+
+    async def heartbeat(self, row: InstanceRow) -> None: ...
+
+    async def instances(self, now: float) -> tuple[list[InstanceRow], QueueCounts]:
+        """Instances with their heartbeat and held recipients; the queue nobody holds."""
 
     async def spool_list(self) -> list[QueueEntry]: ...
 

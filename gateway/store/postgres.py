@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from gateway.store.consent import ConsentSide
-from gateway.store.dialect import POSTGRESQL, Connection, affected, numbered
+from gateway.store.dialect import POSTGRESQL, STREAM_CHUNK, Connection, affected, numbered
 from gateway.store.events import EventSide
 from gateway.store.interface import StoreError
 from gateway.store.records import SpoolMessage
@@ -45,10 +45,12 @@ DUE_RECIPIENTS = (
     " WHERE message_id = ANY($1::text[]) AND next_attempt <= $2 FOR UPDATE SKIP LOCKED"
 )
 LEASE = (
-    "UPDATE spool_recipient r SET next_attempt = $1"
+    "UPDATE spool_recipient r SET next_attempt = $1, holder = $4"
     " FROM unnest($2::text[], $3::text[]) AS k(message_id, address)"
     " WHERE r.message_id = k.message_id AND r.address = k.address"
 )
+STATEMENT_CACHE = 256
+"""Prepared statements kept per connection: more than the distinct statements the gateway runs."""
 MESSAGES = f"SELECT {SPOOL_MESSAGE_COLUMNS} FROM spool_message WHERE id = ANY($1::text[])"
 
 
@@ -68,12 +70,18 @@ class PostgresConnection:
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         return list(await self._conn.fetch(numbered(sql), *params))
 
+    async def stream(self, sql: str) -> AsyncIterator[Sequence[Any]]:
+        """A server-side cursor (it needs the transaction `snapshot()` opens)."""
+        async for row in self._conn.cursor(numbered(sql), prefetch=STREAM_CHUNK):
+            yield row
+
 
 class PostgresStore(SpoolSide, ConsentSide, EventSide, ReportSide):
     dialect = POSTGRESQL
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_min: int = 1, pool_max: int = 10) -> None:
         self.url = url
+        self._pool_size = (pool_min, pool_max)
         self._pool: asyncpg.Pool | None = None
 
     @property
@@ -84,7 +92,16 @@ class PostgresStore(SpoolSide, ConsentSide, EventSide, ReportSide):
 
     async def open(self) -> None:
         try:
-            self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=10)
+            # asyncpg prepares each statement once per connection and keeps it in the
+            # connection's statement cache (keyed by its text: `numbered()` and the array key
+            # lists keep that text fixed); a connection the server dropped is replaced on
+            # its next acquire, so the pool outlives a restart or fail-over of PostgreSQL.
+            self._pool = await asyncpg.create_pool(
+                self.url,
+                min_size=self._pool_size[0],
+                max_size=self._pool_size[1],
+                statement_cache_size=STATEMENT_CACHE,
+            )
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreError(f"store.url: cannot connect to PostgreSQL: {exc}") from exc
         async with self.pool.acquire() as conn:
@@ -108,6 +125,14 @@ class PostgresStore(SpoolSide, ConsentSide, EventSide, ReportSide):
         async with self.pool.acquire() as conn:
             yield PostgresConnection(conn)
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Connection]:
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            yield PostgresConnection(conn)
+
     async def lookup_rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         return list(await self.pool.fetch(numbered(sql), *params))
 
@@ -118,7 +143,11 @@ class PostgresStore(SpoolSide, ConsentSide, EventSide, ReportSide):
                 return []
             recipients = await conn.fetch(DUE_RECIPIENTS, ids, now)
             await conn.execute(
-                LEASE, now + lease, [r[0] for r in recipients], [r[1] for r in recipients]
+                LEASE,
+                now + lease,
+                [r[0] for r in recipients],
+                [r[1] for r in recipients],
+                self.holder,
             )
             claimed = list(dict.fromkeys(r[0] for r in recipients))
             messages = await conn.fetch(MESSAGES, claimed) if claimed else []

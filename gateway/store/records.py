@@ -266,17 +266,6 @@ class SenderPause:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SpoolCounts:
-    """The spool in three numbers, from indexes alone (/metrics)."""
-
-    recipients: int
-    due: int
-    """Of those, due now (the rest wait for a retry or are being delivered)."""
-    oldest: float | None
-    """received_at of the oldest message; None when the spool is empty."""
-
-
 @dataclass(slots=True)
 class OutboundEvent:
     """One event for one application endpoint (docs/design.md §9): the durable outbox row
@@ -295,3 +284,42 @@ class OutboundEvent:
     next_attempt: float = 0.0
     last_error: str = ""
     delivered_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRow:
+    """One gateway instance sharing the store (docs/fleet.md): its heartbeat, and how many
+    spooled recipients it holds under a lease."""
+
+    name: str
+    started_at: str
+    seen_at: float
+    """Epoch seconds of its last heartbeat."""
+    smtp: str = ""
+    http: str = ""
+    backlog: int = 0
+    """Messages in its memory being or waiting to be delivered, at the last heartbeat."""
+    held: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """Spooled recipients no living instance is delivering."""
+
+    due: int
+    """Due now: new takers welcome (includes `expired`)."""
+    retrying: int
+    """Deferred, waiting for their next attempt."""
+    expired: int
+    """Leased by an instance whose lease ran out (it died or lost the database)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolCounts:
+    """The spool in three numbers, from indexes alone (/metrics)."""
+
+    recipients: int
+    due: int
+    """Of those, due now (the rest wait for a retry or are being delivered)."""
+    oldest: float | None
+    """received_at of the oldest message; None when the spool is empty."""

@@ -6,13 +6,26 @@ import time
 from collections.abc import Sequence
 
 from gateway.store.dialect import Engine
-from gateway.store.records import Decision, DecisionQuery, QueueEntry, SpoolCounts, WriteBatch
+from gateway.store.records import (
+    Decision,
+    DecisionQuery,
+    InstanceRow,
+    QueueCounts,
+    QueueEntry,
+    SpoolCounts,
+    WriteBatch,
+)
 from gateway.store.sql import (
+    HEARTBEAT,
+    INSTANCES,
+    RELEASE_HELD,
+    RENEW_LEASE,
     SPOOL_COUNTS,
     SPOOL_LIST,
     SPOOL_OLDEST,
     SPOOL_PAGE,
     SPOOL_PAGE_AFTER,
+    UNHELD,
     WRITE_PROBE,
     count_queries,
     decision_from_row,
@@ -23,16 +36,50 @@ from gateway.store.sql import (
 
 
 class SpoolSide(Engine):
+    holder = ""
+    """This instance's name: recipients it spools or claims are held by it (docs/fleet.md)."""
+
     async def commit(self, batch: WriteBatch) -> None:
         async with self.transaction() as db:
-            for sql, rows in write_batch_statements(batch):
+            for sql, rows in write_batch_statements(batch, self.holder):
                 await db.executemany(sql, rows)
 
     async def spool_release(self, now: float) -> int:
         async with self.transaction() as db:
             return await db.execute(
-                "UPDATE spool_recipient SET next_attempt = ? WHERE next_attempt > ?", (now, now)
+                "UPDATE spool_recipient SET next_attempt = ?, holder = '' WHERE next_attempt > ?",
+                (now, now),
             )
+
+    async def spool_renew(self, ids: Sequence[str], until: float) -> set[str]:
+        """Extend this instance's lease on these messages; returns those it still holds (a
+        message whose lease ran out and another instance claimed is not among them)."""
+        if not ids:
+            return set()
+        keys, params = self.dialect.key_list(ids)
+        async with self.transaction() as db:
+            rows = await db.fetch(RENEW_LEASE.format(keys=keys), [until, self.holder, *params])
+        return {row[0] for row in rows}
+
+    async def spool_release_held(self, now: float) -> int:
+        """At a clean stop: what this instance still holds is due now, for the others."""
+        async with self.transaction() as db:
+            return await db.execute(RELEASE_HELD, (now, self.holder))
+
+    async def heartbeat(self, row: InstanceRow) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                HEARTBEAT,
+                (row.name, row.started_at, row.seen_at, row.smtp, row.http, row.backlog),
+            )
+
+    async def instances(self, now: float) -> tuple[list[InstanceRow], QueueCounts]:
+        """The instances that ever beat, with the recipients each holds, and the queue that
+        nobody holds: due now, waiting for a retry, and leases run out (a dead holder)."""
+        async with self.reading() as db:
+            rows = await db.fetch(INSTANCES)
+            [counts] = await db.fetch(UNHELD, (now, now, now))
+        return [InstanceRow(*row) for row in rows], QueueCounts(*(int(c) for c in counts))
 
     async def spool_list(self) -> list[QueueEntry]:
         async with self.reading() as db:

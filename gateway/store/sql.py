@@ -91,19 +91,46 @@ INSERT_SPOOL_MESSAGE = (
 )
 INSERT_SPOOL_RECIPIENT = (
     "INSERT INTO spool_recipient (message_id, address, prefix, data, attempts,"
-    " next_attempt, last_reply) VALUES (?,?,?,?,?,?,?)"
+    " next_attempt, last_reply, holder) VALUES (?,?,?,?,?,?,?,?)"
 )
 DELETE_SPOOL_RECIPIENT = "DELETE FROM spool_recipient WHERE message_id = ? AND address = ?"
 DELETE_EMPTY_MESSAGE = (
     "DELETE FROM spool_message WHERE id = ? AND NOT EXISTS"
     " (SELECT 1 FROM spool_recipient WHERE message_id = spool_message.id)"
 )
+# A deferred recipient is nobody's until its retry is due: any instance may take it then.
 UPDATE_SPOOL_RECIPIENT = (
-    "UPDATE spool_recipient SET attempts = ?, next_attempt = ?, last_reply = ?"
+    "UPDATE spool_recipient SET attempts = ?, next_attempt = ?, last_reply = ?, holder = ''"
     " WHERE message_id = ? AND address = ?"
 )
+# ON CONFLICT: a commit whose acknowledgement was lost (the database restarted after COMMIT)
+# is tried again by the writer with the same decision rows; those already written are kept,
+# not a fault that would fail every later batch.
 INSERT_DECISION = (
     f"INSERT INTO decision ({', '.join(DECISION_COLUMNS)}) VALUES ({marks(len(DECISION_COLUMNS))})"
+    " ON CONFLICT DO NOTHING"
+)
+RENEW_LEASE = (
+    "UPDATE spool_recipient SET next_attempt = ? WHERE holder = ? AND message_id IN ({keys})"
+    " RETURNING message_id"
+)
+RELEASE_HELD = "UPDATE spool_recipient SET next_attempt = ?, holder = '' WHERE holder = ?"
+HEARTBEAT = (
+    "INSERT INTO instance (name, started_at, seen_at, smtp, http, backlog) VALUES (?,?,?,?,?,?)"
+    " ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at,"
+    " seen_at = excluded.seen_at, smtp = excluded.smtp, http = excluded.http,"
+    " backlog = excluded.backlog"
+)
+INSTANCES = (
+    "SELECT i.name, i.started_at, i.seen_at, i.smtp, i.http, i.backlog, coalesce(q.held, 0)"
+    " FROM instance i LEFT JOIN (SELECT holder, count(*) AS held FROM spool_recipient"
+    " WHERE holder <> '' GROUP BY holder) q ON q.holder = i.name ORDER BY i.name"
+)
+UNHELD = (
+    "SELECT coalesce(sum(CASE WHEN next_attempt <= ? THEN 1 ELSE 0 END), 0),"
+    " coalesce(sum(CASE WHEN next_attempt > ? AND holder = '' THEN 1 ELSE 0 END), 0),"
+    " coalesce(sum(CASE WHEN next_attempt <= ? AND holder <> '' THEN 1 ELSE 0 END), 0)"
+    " FROM spool_recipient"
 )
 SPOOL_LIST = (
     "SELECT m.id, m.received_at, m.sender, r.address, r.attempts, r.next_attempt,"
@@ -135,8 +162,11 @@ SPOOL_MESSAGE_COLUMNS = (
 SPOOL_RECIPIENT_COLUMNS = "message_id, address, prefix, data, attempts, next_attempt, last_reply"
 
 
-def write_batch_statements(batch: WriteBatch) -> list[tuple[str, list[tuple[Any, ...]]]]:
+def write_batch_statements(
+    batch: WriteBatch, holder: str = ""
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
     """(statement, rows) in the order one commit runs them; statements with no rows left out.
+    New recipients are held by `holder` (this instance delivers them from memory).
 
     Final recipients are deleted before the empty-message sweep so a message goes with its
     last recipient.
@@ -164,7 +194,16 @@ def write_batch_statements(batch: WriteBatch) -> list[tuple[str, list[tuple[Any,
         (
             INSERT_SPOOL_RECIPIENT,
             [
-                (m.id, r.address, r.prefix, r.data, r.attempts, r.next_attempt, r.last_reply)
+                (
+                    m.id,
+                    r.address,
+                    r.prefix,
+                    r.data,
+                    r.attempts,
+                    r.next_attempt,
+                    r.last_reply,
+                    holder,
+                )
                 for m in batch.messages
                 for r in m.recipients
             ],

@@ -17,7 +17,7 @@ from typing import Any
 import aiosqlite
 
 from gateway.store.consent import ConsentSide
-from gateway.store.dialect import SQLITE, Connection, marks
+from gateway.store.dialect import SQLITE, STREAM_CHUNK, Connection, marks
 from gateway.store.events import EventSide
 from gateway.store.interface import StoreError
 from gateway.store.records import SpoolMessage
@@ -62,6 +62,12 @@ class SqliteConnection:
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         async with self._db.execute(sql, params) as cur:
             return list(await cur.fetchall())
+
+    async def stream(self, sql: str) -> AsyncIterator[Sequence[Any]]:
+        async with self._db.execute(sql) as cur:
+            while rows := await cur.fetchmany(STREAM_CHUNK):
+                for row in rows:
+                    yield row
 
 
 class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
@@ -155,6 +161,18 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
     async def reading(self) -> AsyncIterator[Connection]:
         yield SqliteConnection(self.reader)
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Connection]:
+        """A connection of its own in one read transaction (WAL: its first read fixes what
+        it sees; writers go on meanwhile)."""
+        db = await self._connect()
+        try:
+            await db.execute("BEGIN")
+            yield SqliteConnection(db)
+            await db.execute("COMMIT")
+        finally:
+            await db.close()
+
     async def lookup_rows(self, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
         return self.lookup.execute(sql, params).fetchall()
 
@@ -169,9 +187,9 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
             if not ids:
                 return []
             await db.execute(
-                f"UPDATE spool_recipient SET next_attempt = ? WHERE message_id IN"
+                f"UPDATE spool_recipient SET next_attempt = ?, holder = ? WHERE message_id IN"
                 f" ({marks(len(ids))}) AND next_attempt <= ?",
-                (now + lease, *ids, now),
+                (now + lease, self.holder, *ids, now),
             )
             messages = await db.fetch(
                 f"SELECT {SPOOL_MESSAGE_COLUMNS} FROM spool_message"

@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.config import Config
 from gateway.pipeline.delivery.upstream import parse_upstream
 from gateway.pipeline.metrics import CONTENT_TYPE
+from gateway.startup import redacted
 from gateway.web.context import CONTEXT, WebContext
 
 READY_TIMEOUT = 5.0
@@ -31,8 +32,14 @@ async def readyz(request: web.Request) -> web.Response:
     checks = {"store": ping_store(ctx), "upstream": ping_upstream(ctx.config)}
     results = await asyncio.gather(*checks.values())
     down = {name: problem for name, problem in zip(checks, results, strict=True) if problem}
-    body = {"ready": not down, "down": down}
+    body = {"ready": not down, "down": down, **store_identity(ctx)}
     return web.json_response(body, status=503 if down else 200)
+
+
+def store_identity(ctx: WebContext) -> dict[str, str]:
+    """Which database this instance uses (password left out) and its name among the
+    instances sharing it (docs/fleet.md): a load balancer's health check shows both."""
+    return {"store": redacted(ctx.store.url), "instance": ctx.store.holder}
 
 
 async def ping_store(ctx: WebContext) -> str:

@@ -13,6 +13,7 @@ from gateway.web.ops_contacts import contact_page, queue_page
 from gateway.web.ops_decisions import decision_page, decisions_page
 from gateway.web.ops_guard import GUARD, LoginThrottle, OpsGuard
 from gateway.web.ops_html import redirect
+from gateway.web.ops_instances import instances_page
 from gateway.web.ops_session import login, login_page, logout, signed_in
 
 
@@ -26,6 +27,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ops/decisions/{seq:\\d+}", signed_in(decision_page))
     app.router.add_get("/ops/contacts", signed_in(contact_page))
     app.router.add_get("/ops/queue", signed_in(queue_page))
+    app.router.add_get("/ops/instances", signed_in(instances_page))
 
 
 async def to_dashboard(request: web.Request) -> web.Response:

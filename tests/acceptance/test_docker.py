@@ -61,10 +61,17 @@ def test_dockerfile_runs_serve_with_the_config_and_the_packaged_policies() -> No
 
 def test_compose_wires_gateway_postgres_and_mailpit_with_healthchecks() -> None:
     services = compose()["services"]
-    assert set(services) == {"gatekeeper", "postgres", "mailpit"}
-    assert all("healthcheck" in s for s in services.values())
+    instances = {"gatekeeper-a", "gatekeeper-b"}
+    assert set(services) == {*instances, "haproxy", "postgres", "mailpit"}
+    assert all("healthcheck" in s for name, s in services.items() if name != "haproxy")
     assert services["mailpit"]["image"].startswith("axllent/mailpit")
-    gw = services["gatekeeper"]
+    # two instances on one database, each under its own name (docs/fleet.md)
+    envs = [services[name]["environment"] for name in sorted(instances)]
+    assert len({e["GATEKEEPER_STORE__URL"] for e in envs}) == 1
+    assert [e["GATEKEEPER_STORE__INSTANCE"] for e in envs] == ["a", "b"]
+    haproxy = compose()["configs"]["haproxy"]["content"]
+    assert "option httpchk GET /readyz" in haproxy
+    gw = services["gatekeeper-a"]
     assert {name: dep["condition"] for name, dep in gw["depends_on"].items()} == {
         "postgres": "service_healthy",
         "mailpit": "service_healthy",
@@ -125,7 +132,7 @@ def test_dockerfile_cmd_runs_with_the_compose_environment(
     pg_database: str,
 ) -> None:
     bin_dir = installed_bin(tmp_path_factory)
-    gw = compose()["services"]["gatekeeper"]
+    gw = compose()["services"]["gatekeeper-a"]
     mounted = next(v for v in gw["volumes"] if v.split(":")[1] == CMD[-1])
     config = tmp_path / "gatekeeper.toml"
     shutil.copy(DOCKER / mounted.split(":")[0], config)

@@ -24,6 +24,7 @@ TABLES = (
     "relationship",
     "suppression",
     "meta",
+    "instance",
     "event",
     "hook_seen",
 )

@@ -2,7 +2,10 @@
 
 New messages come in memory straight from the SMTP session (their spool rows are leased so
 the poller leaves them alone); deferred ones and those left by a crash come back through
-`Store.spool_claim` once due.
+`Store.spool_claim` once due. While a message is in memory its lease is renewed; one whose
+lease ran out (the database was out of reach for that long, and another instance may have
+claimed it) is dropped from memory undelivered rather than risk sending it twice
+(docs/fleet.md).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from gateway.pipeline.delivery.forgotten import ErasedSince
 from gateway.pipeline.delivery.outbox import deliver_to_outbox
 from gateway.pipeline.delivery.upstream import UpstreamPool, UpstreamTarget, send
 from gateway.pipeline.metrics import Metrics
-from gateway.pipeline.writer import LEASE, Writer
+from gateway.pipeline.writer import Writer
 from gateway.reports.verp import verp_address
 from gateway.store import Store
 from gateway.store.records import (
@@ -44,6 +47,9 @@ log = logging.getLogger(__name__)
 HARD_BOUNCE_STATUSES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
 
 ACTIONS = {"delivered": "allow", "deferred": "defer", "bounced": "deny"}
+
+RENEW_CHUNK = 5000
+"""Messages per lease renewal statement (SQLite takes a key list as that many parameters)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,10 @@ class Delivery:
         self._retry = retry
         self._queue: asyncio.Queue[SpoolMessage] = asyncio.Queue()
         self._in_flight: set[str] = set()
+        self._lease = writer.lease
+        self._until: dict[str, float] = {}
+        """Until when this instance holds each message in memory (epoch seconds)."""
+        self._room = asyncio.Event()
         self._workers = workers
         self._poll_interval = poll_interval
         self._tasks: list[asyncio.Task[None]] = []
@@ -124,6 +134,7 @@ class Delivery:
             asyncio.create_task(self._work(), name=f"delivery-{n}") for n in range(self._workers)
         ]
         self._tasks.append(asyncio.create_task(self._poll(), name="delivery-poll"))
+        self._tasks.append(asyncio.create_task(self._renew(), name="delivery-lease"))
 
     async def stop(self, grace: float = 10.0) -> None:
         """Let messages being sent finish (bounded); the rest stay spooled for the next start."""
@@ -139,8 +150,11 @@ class Delivery:
         if self._pool is not None:
             await self._pool.close()
 
-    def submit(self, message: SpoolMessage) -> None:
+    def submit(self, message: SpoolMessage, until: float | None = None) -> None:
+        """A message this instance holds until `until` (default: the lease its recipients
+        were spooled with)."""
         self._in_flight.add(message.id)
+        self._until[message.id] = until or min(r.next_attempt for r in message.recipients)
         self._queue.put_nowait(message)
 
     @property
@@ -149,25 +163,61 @@ class Delivery:
 
     async def _poll(self) -> None:
         while True:
+            full = False
             try:
-                await self._claim_due()
+                full = await self._claim_due()
             except Exception:
                 log.exception("spool poll failed; trying again")
-            await asyncio.sleep(self._poll_interval)
+            # A full claim means more is due: claim again as soon as the workers make room.
+            self._room.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._room.wait() if full else asyncio.sleep(self._poll_interval),
+                    self._poll_interval,
+                )
 
-    async def _claim_due(self) -> None:
-        if self._queue.qsize() >= self._workers * 4:
-            return
-        claimed = await self._store.spool_claim(time.time(), LEASE, self._workers * 4)
+    async def _claim_due(self) -> bool:
+        """Claims due messages; True when there were as many as asked for."""
+        limit = self._workers * 4
+        if self._queue.qsize() >= limit:
+            return True
+        now = time.time()
+        claimed = await self._store.spool_claim(now, self._lease, limit)
         for message in claimed:
             if message.id not in self._in_flight:
-                self.submit(message)
+                self.submit(message, now + self._lease)
+        return len(claimed) >= limit
+
+    async def _renew(self) -> None:
+        """Every third of the lease, extend it on every message in memory."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            ids = list(self._in_flight)
+            for start in range(0, len(ids), RENEW_CHUNK):
+                until = time.time() + self._lease
+                try:
+                    held = await self._store.spool_renew(ids[start : start + RENEW_CHUNK], until)
+                except Exception as exc:  # the database is away: leases run on, then lapse
+                    log.warning("lease renewal failed: %s", exc)
+                    break
+                for mid in held & self._until.keys():
+                    self._until[mid] = until
+
+    def _still_held(self, message: SpoolMessage) -> bool:
+        """Whether the lease leaves time to deliver (a renewal comes every third of it)."""
+        if time.time() < self._until.get(message.id, 0.0) - self._lease / 3:
+            return True
+        log.warning("lease of %s ran out: left to the instance that claims it", message.id)
+        return False
 
     async def _work(self) -> None:
         while True:
             message = await self._queue.get()
+            if self._queue.qsize() < self._workers * 2:
+                self._room.set()
             try:
-                await self._deliver(message)
+                if self._still_held(message):
+                    await self._deliver(message)
             except Exception:
                 # Our own fault: keep the message, try again later.
                 log.exception("delivery of %s failed inside the gateway", message.id)
@@ -180,6 +230,7 @@ class Delivery:
                 )
             finally:
                 self._in_flight.discard(message.id)
+                self._until.pop(message.id, None)
 
     async def _deliver(self, message: SpoolMessage) -> None:
         outcomes: dict[str, Outcome] = {}

@@ -19,7 +19,7 @@ from gateway.consent.erasure import erased_key
 from gateway.pipeline.audit import Audit
 from gateway.pipeline.delivery.upstream import UpstreamPool, parse_upstream
 from gateway.pipeline.delivery.worker import Delivery, RetryPolicy
-from gateway.pipeline.writer import LEASE, Writer
+from gateway.pipeline.writer import DEFAULT_LEASE, Writer
 from gateway.store import Store, open_store
 from gateway.store.records import Decision, DecisionQuery, SpoolMessage, SpoolRecipient
 
@@ -117,7 +117,7 @@ def message(mid: str, *recipients: str, sender: str = SENDER) -> SpoolMessage:
         received_at=now,
         sender=sender,
         data=b"From: app@example.com\r\nSubject: hi\r\n\r\nbody\r\n",
-        recipients=[SpoolRecipient(a, next_attempt=now + LEASE) for a in recipients],
+        recipients=[SpoolRecipient(a, next_attempt=now + DEFAULT_LEASE) for a in recipients],
         message_id=f"{mid}@example.com",
     )
 
