@@ -27,6 +27,7 @@ from gateway.pipeline.events import EventSource
 from gateway.pipeline.events_dispatch import Dispatcher
 from gateway.pipeline.diskspace import DiskSpace
 from gateway.pipeline.mailboxes import LocalMailboxes
+from gateway.pipeline.instance import Heartbeat, instance_name
 from gateway.pipeline.mailto import Mailbox
 from gateway.pipeline.metrics import Metrics
 from gateway.pipeline.report_mailbox import ReportMailbox
@@ -114,6 +115,7 @@ class Gateway:
     sessions: set[GatewaySMTP] = field(default_factory=set)
     smtp_server: asyncio.Server | None = None
     http_runner: web.AppRunner | None = None
+    heartbeat: Heartbeat | None = None
     events: Dispatcher | None = None
     reports: ReportIntake | None = None
     """Where reports are applied: the report mailbox, and the provider webhooks."""
@@ -147,6 +149,7 @@ async def start(config: Config) -> Gateway:
         await _start_smtp(gateway, handler, tls)
         undo.push_async_callback(_close_smtp, gateway)
         await _start_http(gateway)
+        _start_heartbeat(gateway)
         undo.pop_all()  # everything runs: stop() undoes it from here on
     # Warnings only once running, so that a fault stays the one line on stderr.
     warn_about_identity(config)
@@ -158,7 +161,12 @@ async def _open_store(config: Config) -> Store:
     url = config.store.url
     if url.startswith("sqlite:///"):
         check_store_file(Path(sqlite_path(url)))
-    store = open_store(url, synchronous=config.store.synchronous)
+    store = open_store(
+        url,
+        synchronous=config.store.synchronous,
+        pool_min=config.store.pool_min,
+        pool_max=config.store.pool_max,
+    )
     try:
         await store.open()
     except Exception as exc:
@@ -178,16 +186,18 @@ async def _assemble(
     personalizer = _personalizer(config, hostname)
     store = await _open_store(config)
     undo.push_async_callback(store.close)
+    store.holder = instance_name(config, hostname)  # before anything is spooled or claimed
     writer = Writer(
         store,
         window=config.delivery.batch_window_ms / 1000,
+        lease=config.delivery.lease,
         disk=DiskSpace.for_store(config.store.url, config.store.min_free_bytes),
     )
     writer.start()
     undo.push_async_callback(writer.stop)
     writer.events = EventSource(config.events)  # docs/design.md §9: the outbox rows
     metrics = Metrics()
-    audit = Audit(writer, instance=hostname, metrics=metrics)
+    audit = Audit(writer, instance=store.holder, metrics=metrics)
     key = await erasure_key(store, config)
     signing = await report_keys(store)
     personalizer = replace(personalizer, ref_key=signing[0])
@@ -209,6 +219,7 @@ async def _assemble(
         verp=Verp(signing[0], config.bounces.domain) if config.bounces.domain else None,
     )
     # This process owns the spool it finds (SQLite): what a crash left leased is due now.
+    # Never on PostgreSQL: the leases there may be living instances' (docs/fleet.md).
     if config.store.url.startswith("sqlite:"):
         await store.spool_release(time.time())
     delivery.start()
@@ -345,7 +356,27 @@ async def stop(gateway: Gateway) -> None:
     if gateway.events is not None:
         await gateway.events.stop()
     await gateway.writer.stop()
+    await _leave(gateway)
     await gateway.store.close()
+
+
+def _start_heartbeat(gateway: Gateway) -> None:
+    heartbeat = Heartbeat(gateway.store, lambda: gateway.delivery.backlog)
+    heartbeat.smtp = f"{gateway.hostname}:{gateway.smtp_port}"
+    heartbeat.http = gateway.config.http.public_url
+    heartbeat.start()
+    gateway.heartbeat = heartbeat
+
+
+async def _leave(gateway: Gateway) -> None:
+    """A clean stop: gone from the instance list at once, and what this instance still held
+    is due now for the others instead of after the lease (docs/fleet.md)."""
+    if gateway.heartbeat is not None:
+        await gateway.heartbeat.stop()
+    try:
+        await gateway.store.spool_release_held(time.time())
+    except Exception as exc:  # the store is away: the leases run out instead
+        log.warning("held messages not released at stop: %s", exc)
 
 
 async def serve(config: Config) -> None:

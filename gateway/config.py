@@ -89,6 +89,9 @@ class DeliveryConfig:
     retry_max: float = 3600.0
     batch_window_ms: float = 2.0
     """How long a spool commit waits to gather other sessions' messages (group commit)."""
+    lease: float = 600.0
+    """Seconds a message being delivered belongs to this instance (renewed while it is held):
+    after it runs out, any instance sharing the store takes the message over."""
 
 
 @dataclass
@@ -119,6 +122,12 @@ class StoreConfig(StoreHardening):  # + the free-space floor
     url: str = "sqlite:///gatekeeper.db"
     synchronous: str = "FULL"
     """SQLite: FULL survives power loss; NORMAL survives a process crash only."""
+    pool_min: int = 1
+    """PostgreSQL: connections each instance keeps open."""
+    pool_max: int = 10
+    """PostgreSQL: most connections each instance opens (sessions wait for one beyond)."""
+    instance: str = ""
+    """This instance's id among those sharing the store; empty = host name:SMTP port."""
 
 
 @dataclass
@@ -379,6 +388,10 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{source}: {problem}")
     if problem := check_smtp_limits(config.smtp, config.smtp.users):
         raise ConfigError(f"{source}: {problem}")
+    if config.delivery.lease < 1:
+        raise ConfigError(f"{source}: 'delivery.lease' must be at least 1 second")
+    if not 1 <= config.store.pool_min <= config.store.pool_max:
+        raise ConfigError(f"{source}: 'store.pool_min' must be 1 to 'store.pool_max'")
 
 
 def _validate_purposes(config: Config) -> None:
