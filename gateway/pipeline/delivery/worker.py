@@ -231,6 +231,8 @@ class Delivery:
             finally:
                 self._in_flight.discard(message.id)
                 self._until.pop(message.id, None)
+            # An idle worker must not keep its last message (up to max_message_size) alive.
+            del message
 
     async def _deliver(self, message: SpoolMessage) -> None:
         outcomes: dict[str, Outcome] = {}
