@@ -17,7 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 from gateway.config import Config, ConfigError
 from gateway.config_values import is_loopback_host, parse_hostport
 from gateway.policy import Policy, PolicyError, default_policy_dir, load_policies
-from gateway.smtp.tls import server_context
 
 log = logging.getLogger("gatekeeper")
 
@@ -77,7 +76,7 @@ OPEN_RELAY_KEY = "smtp.i_know_this_is_an_open_relay"
 # single organisation or RIR block); an IPv6 /32 is the smallest regular RIR allocation to a
 # provider. Anything broader spans many organisations' hosts, so it is the open Internet.
 _BROADEST = {4: 8, 6: 32}
-_IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 def too_broad(network: str) -> bool:
@@ -128,8 +127,36 @@ def warn_about_open_relay(config: Config) -> None:
         log.warning("%s; started anyway: %s = true", problem, OPEN_RELAY_KEY)
 
 
+# Mozilla's "intermediate" configuration (ssl-config.mozilla.org, guideline 5.7): TLS 1.2
+# with forward-secret AEAD suites only; TLS 1.3's suites are all modern and left as they are.
+INTERMEDIATE_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256",
+        "DHE-RSA-AES256-GCM-SHA384",
+        "DHE-RSA-CHACHA20-POLY1305",
+    )
+)
+
+
+def server_context(cert: str, key: str) -> ssl.SSLContext:
+    """The context both SMTP listeners share (gateway/smtp/tls.py reloads it on SIGHUP):
+    TLS 1.2 or later (RFC 8996 retired 1.0 and 1.1; RFC 8314 §4.1 asks for current TLS),
+    the intermediate suites, no client-initiated renegotiation (a cheap CPU drain)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(INTERMEDIATE_CIPHERS)
+    context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def server_tls(config: Config) -> ssl.SSLContext | None:
-    """The hardened server context (gateway/smtp/tls.py) both SMTP listeners share."""
     cert, key = config.smtp.tls_cert, config.smtp.tls_key
     if not cert or not key:
         if config.smtp.tls_listen:

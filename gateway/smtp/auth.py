@@ -5,7 +5,8 @@ cheapest way to tie up a relay. So:
 
 - they run on a pool of their own (`smtp.auth_workers` threads), never on the event loop
   and never on the threads that sign DKIM or write the outbox; when `smtp.auth_queue`
-  checks already wait for it, AUTH is answered `454 4.7.0` at once (RFC 4954 §6);
+  checks already wait for it, AUTH is answered `454 4.7.0` without a check (RFC 4954 §6),
+  after the delay the client's next failure would get;
 - a client address that fails is answered later each time (`smtp.auth_delay`, doubling up
   to `smtp.auth_delay_max`; a sleep on the event loop, which holds no thread), and after
   `smtp.auth_max_failures` failures within `smtp.auth_failure_window` seconds its AUTH is
@@ -168,7 +169,15 @@ class Authenticator:
         if user is not None and remembered is not None and hmac.compare_digest(remembered, token):
             return user
         encoded = user.password_hash if user is not None else self._decoy
-        if await self.pool.run(verify_password, password, encoded) and user is not None:
+        try:
+            ok = await self.pool.run(verify_password, password, encoded)
+        except AuthRefused:
+            # Answered at once, a client asks again at once: a storm would then spend the
+            # event loop's time on 454s. It waits as long as its next failure would.
+            failures = self.failures.count(client, time.monotonic())
+            await asyncio.sleep(self.failures.throttle.delay_after(failures + 1))
+            raise
+        if ok and user is not None:
             self._verified[name] = token
             return user
         await self._failed(client, name)

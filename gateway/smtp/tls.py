@@ -1,6 +1,6 @@
-"""TLS for the listeners: one server context, hardened, shared by STARTTLS on `smtp.listen`
-and the implicit-TLS listener on `smtp.tls_listen` (RFC 8314 §3, port 465 style), and
-reloaded in place on SIGHUP.
+"""TLS for the listeners: the implicit-TLS listener on `smtp.tls_listen` (RFC 8314 §3, port
+465 style) beside STARTTLS on `smtp.listen`, both on one server context (made, hardened, by
+gateway/startup.py `server_context`), and its certificate reloaded in place on SIGHUP.
 
 Reloading loads the new certificate into the same context object: OpenSSL copies a
 context's certificate into each connection when the connection is made, so sessions under
@@ -18,33 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("gatekeeper")
-
-# Mozilla's "intermediate" configuration (ssl-config.mozilla.org, guideline 5.7): TLS 1.2
-# with forward-secret AEAD suites only; TLS 1.3's suites are all modern and left as they are.
-INTERMEDIATE_CIPHERS = ":".join(
-    (
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-        "ECDHE-RSA-AES128-GCM-SHA256",
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-        "ECDHE-RSA-AES256-GCM-SHA384",
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-        "ECDHE-RSA-CHACHA20-POLY1305",
-        "DHE-RSA-AES128-GCM-SHA256",
-        "DHE-RSA-AES256-GCM-SHA384",
-        "DHE-RSA-CHACHA20-POLY1305",
-    )
-)
-
-
-def server_context(cert: str, key: str) -> ssl.SSLContext:
-    """TLS 1.2 or later (RFC 8996 retired 1.0 and 1.1; RFC 8314 §4.1 asks for current TLS),
-    the intermediate suites, no client-initiated renegotiation (a cheap CPU drain)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_ciphers(INTERMEDIATE_CIPHERS)
-    context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_COMPRESSION
-    context.load_cert_chain(cert, key)
-    return context
 
 
 def reload_certificate(context: ssl.SSLContext, cert: str, key: str) -> bool:

@@ -16,7 +16,7 @@ import pytest
 import trustme
 
 from gateway.passwords import hash_password
-from gateway.smtp.tls import INTERMEDIATE_CIPHERS
+from gateway.startup import INTERMEDIATE_CIPHERS
 from tests.support.config import gateway_sections, write_config
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
