@@ -18,8 +18,8 @@ import pytest
 
 from gateway.consent import tokens
 from tests.support.seed import seed_contact
-from tests.support.waiting import settled
 from tests.support.unsubscribe import ADDRESS, SECRET, Site, assert_secure_headers, csrf, token_for
+from tests.support.waiting import settled
 
 STRANGER = {"User-Agent": "Stranger/1.0"}
 RECIPIENT = {"User-Agent": "Recipient/2.0"}
