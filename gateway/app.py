@@ -7,6 +7,7 @@ import logging
 import signal
 import ssl
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,8 +41,10 @@ from gateway.smtp.auth import Authenticator
 from gateway.smtp.handler import Handler
 from gateway.smtp.limits import SessionLimits
 from gateway.smtp.server import GatewaySMTP
+from gateway.smtp.tls import listen_implicit, reload_certificate
 from gateway.startup import (
     StartupError,
+    check_open_relay,
     check_outbox,
     check_store_file,
     listen_error,
@@ -50,6 +53,7 @@ from gateway.startup import (
     os_reason,
     redacted,
     server_tls,
+    warn_about_open_relay,
     warn_about_unsubscribe,
 )
 from gateway.store import Store, open_store
@@ -117,6 +121,11 @@ class Gateway:
     http_runner: web.AppRunner | None = None
     heartbeat: Heartbeat | None = None
     events: Dispatcher | None = None
+    tls: ssl.SSLContext | None = None
+    """The server context both SMTP listeners share; SIGHUP reloads its certificate."""
+    tls_server: asyncio.Server | None = None
+    smtp_factory: Callable[[], GatewaySMTP] | None = None
+    """Makes a session: the implicit-TLS listener's are the same as smtp.listen's."""
     reports: ReportIntake | None = None
     """Where reports are applied: the report mailbox, and the provider webhooks."""
 
@@ -141,6 +150,7 @@ async def start(config: Config) -> Gateway:
     """Checks first (nothing runs yet), then the parts in order; when one fails, those
     already running are stopped, so the process exits instead of hanging on them."""
     check_startup(config)
+    check_open_relay(config)
     policies = load_configured_policies(config)  # a typo stops start-up before anything runs
     tls = server_tls(config)
     hostname = machine_name(config)
@@ -148,12 +158,14 @@ async def start(config: Config) -> Gateway:
         gateway, handler = await _assemble(config, policies, hostname, undo)
         await _start_smtp(gateway, handler, tls)
         undo.push_async_callback(_close_smtp, gateway)
+        await _start_implicit_tls(gateway, tls)
         await _start_http(gateway)
         _start_heartbeat(gateway)
         undo.pop_all()  # everything runs: stop() undoes it from here on
     # Warnings only once running, so that a fault stays the one line on stderr.
     warn_about_identity(config)
     warn_about_unsubscribe(config, hostname)
+    warn_about_open_relay(config)
     return gateway
 
 
@@ -283,6 +295,32 @@ async def _close_smtp(gateway: Gateway) -> None:
     if gateway.smtp_server is not None:
         gateway.smtp_server.close()
         await gateway.smtp_server.wait_closed()
+    if gateway.tls_server is not None:
+        gateway.tls_server.close()
+        await gateway.tls_server.wait_closed()
+
+
+async def _start_implicit_tls(gateway: Gateway, tls: ssl.SSLContext | None) -> None:
+    """`smtp.tls_listen` (RFC 8314 §3): TLS from the first byte, then smtp.listen's sessions."""
+    gateway.tls = tls
+    listen = gateway.config.smtp.tls_listen
+    if not listen or tls is None or gateway.smtp_factory is None:
+        return
+    host, port = parse_hostport(listen)
+    backlog = gateway.config.smtp.listen_backlog
+    try:
+        gateway.tls_server = await listen_implicit(gateway.smtp_factory, host, port, tls, backlog)
+    except OSError as exc:
+        raise listen_error("SMTP over TLS", listen, exc) from exc
+
+
+def _reload_tls(gateway: Gateway) -> None:
+    """SIGHUP: new sessions get the certificate now in smtp.tls_cert; open ones keep theirs."""
+    cert, key = gateway.config.smtp.tls_cert, gateway.config.smtp.tls_key
+    if gateway.tls is None or not cert or not key:
+        log.info("SIGHUP: no TLS certificate to reload")
+        return
+    reload_certificate(gateway.tls, cert, key)
 
 
 async def _start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | None) -> None:
@@ -292,7 +330,7 @@ async def _start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | 
     auth_require_tls = config.smtp.auth_require_tls
     if auth_require_tls is None:
         auth_require_tls = not is_loopback_host(host)
-    authenticator = Authenticator(config.smtp.users)
+    authenticator = Authenticator.from_config(config.smtp)
     limits = SessionLimits(config.smtp)  # one budget for every listener's sessions
     resources.raise_fd_limit(config.smtp.max_sessions)
     resources.return_large_blocks()
@@ -317,6 +355,7 @@ async def _start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | 
         gateway.metrics.smtp_sessions.inc()
         return session
 
+    gateway.smtp_factory = factory
     loop = asyncio.get_running_loop()
     resources.sample_accept_errors(loop)
     backlog = config.smtp.listen_backlog
@@ -342,6 +381,8 @@ async def stop(gateway: Gateway) -> None:
     """Stop accepting, let open sessions finish (bounded), flush, close."""
     if gateway.smtp_server is not None:
         gateway.smtp_server.close()
+    if gateway.tls_server is not None:
+        gateway.tls_server.close()
     deadline = time.monotonic() + SHUTDOWN_GRACE
     while gateway.sessions and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -397,6 +438,7 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
+    loop.add_signal_handler(signal.SIGHUP, _reload_tls, gateway)
     print(f"READY smtp={gateway.smtp_port} http={gateway.http_port}", flush=True)
     await stopped.wait()
     log.info("stopping: no new sessions; finishing open ones")

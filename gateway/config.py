@@ -20,6 +20,7 @@ from gateway.config_limits import SmtpLimits, check_smtp_limits
 from gateway.config_hooks import EventsConfig, HooksConfig, problems
 from gateway.config_paths import anchor_paths
 from gateway.config_reports import BouncesConfig, ComplaintsConfig
+from gateway.config_security import SmtpSecurity, check_smtp_security
 from gateway.config_values import parse_duration, parse_hostport, url_of_listen
 from gateway.config_web import HttpHardening, StoreHardening, check_web_hardening
 from gateway.policy.vocab import COMBINE_MODES, PURPOSES
@@ -44,7 +45,7 @@ class SmtpUser:
 
 
 @dataclass
-class SmtpConfig(SmtpLimits):  # + the limit keys
+class SmtpConfig(SmtpSecurity, SmtpLimits):  # + the AUTH, TLS, open-relay and limit keys
     listen: str = "127.0.0.1:2525"
     hostname: str = ""
     """Name in the greeting and Received fields; empty = this machine's FQDN."""
@@ -385,6 +386,8 @@ def _validate(config: Config) -> None:
     if config.smtp.max_recipients < 1 or config.smtp.max_message_size < 1:
         raise ConfigError(f"{source}: smtp limits must be positive")
     if problem := check_web_hardening(config.http, config.store):
+        raise ConfigError(f"{source}: {problem}")
+    if problem := check_smtp_security(config.smtp):
         raise ConfigError(f"{source}: {problem}")
     if problem := check_smtp_limits(config.smtp, config.smtp.users):
         raise ConfigError(f"{source}: {problem}")

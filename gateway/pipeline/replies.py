@@ -25,6 +25,9 @@ UNSUBSCRIBE_ADDRESS_OK = "250 2.1.5 Unsubscribe address OK"
 REPORT_ADDRESS_OK = "250 2.1.5 Report address OK"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"  # RFC 4954 §6
 AUTH_IN_TRANSACTION = "503 5.5.1 AUTH not permitted during a mail transaction"  # RFC 4954 §4
+AUTH_BUSY = "454 4.7.0 Temporary authentication failure"  # RFC 4954 §6: checks saturated
+AUTH_TOO_MANY_FAILURES = "421 4.7.0 Too many failed authentication attempts, try again later"
+"""RFC 5321 §3.8: 421 closes the connection; 4.7.0 (RFC 3463) a security-related refusal."""
 # RFC 3463 X.1.7 "bad sender's mailbox address syntax", X.1.3 "bad destination mailbox
 # address syntax"; 553 is RFC 5321's "mailbox name not allowed".
 _BAD_ADDRESS = {"sender": "553 5.1.7", "recipient": "553 5.1.3"}
