@@ -51,10 +51,6 @@ NUL_IN_MESSAGE = (
 )
 """A NUL-dropping hop downstream would read `CRLF NUL . CRLF` as an end of data (smuggling)."""
 BARE_LINE_END = "550 5.5.2 Message contains bare CR or LF; use CRLF line endings (RFC 5321 §2.3.8)"
-# RFC 3463 X.3.1 "mail system full" (RFC 5321 §4.2.2's 452 "insufficient system storage"):
-# the store's disk is below `store.min_free_bytes`; refused while a commit can still
-# succeed, so the disk never fills up under the store.
-DISK_LOW = "452 4.3.1 Insufficient system storage (disk nearly full), try again later"
 
 # Where the purpose came from (gateway.pipeline.classify's origins), as a refusal names it.
 UNDECLARED = "undeclared: set X-Gatekeeper-Purpose or a [[streams]] entry"
