@@ -2,10 +2,8 @@
 
 New messages come in memory straight from the SMTP session (their spool rows are leased so
 the poller leaves them alone); deferred ones and those left by a crash come back through
-`Store.spool_claim` once due. While a message is in memory its lease is renewed; one whose
-lease ran out (the database was out of reach for that long, and another instance may have
-claimed it) is dropped from memory undelivered rather than risk sending it twice
-(docs/fleet.md).
+`Store.spool_claim` once due. While a message is in memory its lease is renewed
+(leases.py, docs/fleet.md).
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from gateway.addresses import canonical
 from gateway.pipeline.audit import Audit
 from gateway.pipeline.delivery.dsn import report_message
 from gateway.pipeline.delivery.forgotten import ErasedSince
+from gateway.pipeline.delivery.leases import Leases
 from gateway.pipeline.delivery.outbox import deliver_to_outbox
 from gateway.pipeline.delivery.upstream import UpstreamPool, UpstreamTarget, send
 from gateway.pipeline.metrics import Metrics
@@ -47,9 +46,6 @@ log = logging.getLogger(__name__)
 HARD_BOUNCE_STATUSES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
 
 ACTIONS = {"delivered": "allow", "deferred": "defer", "bounced": "deny"}
-
-RENEW_CHUNK = 5000
-"""Messages per lease renewal statement (SQLite takes a key list as that many parameters)."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +113,7 @@ class Delivery:
         self._retry = retry
         self._queue: asyncio.Queue[SpoolMessage] = asyncio.Queue()
         self._in_flight: set[str] = set()
-        self._lease = writer.lease
-        self._until: dict[str, float] = {}
-        """Until when this instance holds each message in memory (epoch seconds)."""
+        self._leases = Leases(store, writer.lease)
         self._room = asyncio.Event()
         self._workers = workers
         self._poll_interval = poll_interval
@@ -134,7 +128,7 @@ class Delivery:
             asyncio.create_task(self._work(), name=f"delivery-{n}") for n in range(self._workers)
         ]
         self._tasks.append(asyncio.create_task(self._poll(), name="delivery-poll"))
-        self._tasks.append(asyncio.create_task(self._renew(), name="delivery-lease"))
+        self._tasks.append(asyncio.create_task(self._leases.renew_forever(), name="delivery-lease"))
 
     async def stop(self, grace: float = 10.0) -> None:
         """Let messages being sent finish (bounded); the rest stay spooled for the next start."""
@@ -154,7 +148,7 @@ class Delivery:
         """A message this instance holds until `until` (default: the lease its recipients
         were spooled with)."""
         self._in_flight.add(message.id)
-        self._until[message.id] = until or min(r.next_attempt for r in message.recipients)
+        self._leases.hold(message.id, until or min(r.next_attempt for r in message.recipients))
         self._queue.put_nowait(message)
 
     @property
@@ -182,33 +176,11 @@ class Delivery:
         if self._queue.qsize() >= limit:
             return True
         now = time.time()
-        claimed = await self._store.spool_claim(now, self._lease, limit)
+        claimed = await self._store.spool_claim(now, self._leases.lease, limit)
         for message in claimed:
             if message.id not in self._in_flight:
-                self.submit(message, now + self._lease)
+                self.submit(message, now + self._leases.lease)
         return len(claimed) >= limit
-
-    async def _renew(self) -> None:
-        """Every third of the lease, extend it on every message in memory."""
-        while True:
-            await asyncio.sleep(self._lease / 3)
-            ids = list(self._in_flight)
-            for start in range(0, len(ids), RENEW_CHUNK):
-                until = time.time() + self._lease
-                try:
-                    held = await self._store.spool_renew(ids[start : start + RENEW_CHUNK], until)
-                except Exception as exc:  # the database is away: leases run on, then lapse
-                    log.warning("lease renewal failed: %s", exc)
-                    break
-                for mid in held & self._until.keys():
-                    self._until[mid] = until
-
-    def _still_held(self, message: SpoolMessage) -> bool:
-        """Whether the lease leaves time to deliver (a renewal comes every third of it)."""
-        if time.time() < self._until.get(message.id, 0.0) - self._lease / 3:
-            return True
-        log.warning("lease of %s ran out: left to the instance that claims it", message.id)
-        return False
 
     async def _work(self) -> None:
         while True:
@@ -216,7 +188,7 @@ class Delivery:
             if self._queue.qsize() < self._workers * 2:
                 self._room.set()
             try:
-                if self._still_held(message):
+                if self._leases.still_held(message.id):
                     await self._deliver(message)
             except Exception:
                 # Our own fault: keep the message, try again later.
@@ -230,7 +202,7 @@ class Delivery:
                 )
             finally:
                 self._in_flight.discard(message.id)
-                self._until.pop(message.id, None)
+                self._leases.drop(message.id)
             # An idle worker must not keep its last message (up to max_message_size) alive.
             del message
 
