@@ -24,11 +24,11 @@ from gateway.pipeline.brake import Brake
 from gateway.pipeline.decide import Decider
 from gateway.pipeline.delivery.upstream import UpstreamPool, UpstreamTarget, parse_upstream
 from gateway.pipeline.delivery.worker import Delivery, RetryPolicy, Verp
+from gateway.pipeline.diskspace import DiskSpace
 from gateway.pipeline.events import EventSource
 from gateway.pipeline.events_dispatch import Dispatcher
-from gateway.pipeline.diskspace import DiskSpace
-from gateway.pipeline.mailboxes import LocalMailboxes
 from gateway.pipeline.instance import Heartbeat, instance_name
+from gateway.pipeline.mailboxes import LocalMailboxes
 from gateway.pipeline.mailto import Mailbox
 from gateway.pipeline.metrics import Metrics
 from gateway.pipeline.report_mailbox import ReportMailbox
@@ -120,14 +120,14 @@ class Gateway:
     smtp_server: asyncio.Server | None = None
     http_runner: web.AppRunner | None = None
     heartbeat: Heartbeat | None = None
+    reports: ReportIntake | None = None
+    """Where reports are applied: the report mailbox, and the provider webhooks."""
     events: Dispatcher | None = None
     tls: ssl.SSLContext | None = None
     """The server context both SMTP listeners share; SIGHUP reloads its certificate."""
     tls_server: asyncio.Server | None = None
     smtp_factory: Callable[[], GatewaySMTP] | None = None
     """Makes a session: the implicit-TLS listener's are the same as smtp.listen's."""
-    reports: ReportIntake | None = None
-    """Where reports are applied: the report mailbox, and the provider webhooks."""
 
     @property
     def smtp_port(self) -> int:
@@ -137,7 +137,13 @@ class Gateway:
     @property
     def web_context(self) -> WebContext:
         return WebContext(
-            self.config, self.store, self.audit, self.metrics, self.writer, self.hostname
+            self.config,
+            self.store,
+            self.audit,
+            self.metrics,
+            self.writer,
+            self.hostname,
+            reports=self.reports,  # provider webhooks reach the brake too
         )
 
     @property

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.config_limits import SmtpLimits, check_smtp_limits
 from gateway.config_hooks import EventsConfig, HooksConfig, problems
+from gateway.config_limits import SmtpLimits, check_smtp_limits
 from gateway.config_paths import anchor_paths
 from gateway.config_reports import BouncesConfig, ComplaintsConfig
 from gateway.config_security import SmtpSecurity, check_smtp_security
@@ -379,6 +379,10 @@ def _validate(config: Config) -> None:
     if bool(config.smtp.tls_cert) != bool(config.smtp.tls_key):
         raise ConfigError(f"{source}: 'smtp.tls_cert' and 'smtp.tls_key' go together")
     _validate_purposes(config)
+    if problem := check_smtp_security(config.smtp):
+        raise ConfigError(f"{source}: {problem}")
+    if problem := check_smtp_limits(config.smtp, config.smtp.users):
+        raise ConfigError(f"{source}: {problem}")
     for problem in config.bounces.problems() + config.complaints.problems():
         raise ConfigError(f"{source}: {problem}")
     for problem in problems(config.hooks, config.events):
@@ -386,10 +390,6 @@ def _validate(config: Config) -> None:
     if config.smtp.max_recipients < 1 or config.smtp.max_message_size < 1:
         raise ConfigError(f"{source}: smtp limits must be positive")
     if problem := check_web_hardening(config.http, config.store):
-        raise ConfigError(f"{source}: {problem}")
-    if problem := check_smtp_security(config.smtp):
-        raise ConfigError(f"{source}: {problem}")
-    if problem := check_smtp_limits(config.smtp, config.smtp.users):
         raise ConfigError(f"{source}: {problem}")
     if config.delivery.lease < 1:
         raise ConfigError(f"{source}: 'delivery.lease' must be at least 1 second")

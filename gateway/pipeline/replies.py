@@ -168,6 +168,16 @@ def line_too_long(limit: int) -> str:
     return f"552 5.3.4 Line longer than {limit} characters (RFC 5322 §2.1.1)"
 
 
+def sender_paused(domain: str, rate: float, threshold: float) -> str:
+    """The complaint-rate brake (docs/design.md §8): a 4xx, so the application keeps the mail
+    (RFC 5321 §4.2.5); RFC 3463 X.7.1 "delivery not authorized", the policy being ours."""
+    return fit(
+        f"451 4.7.1 Sender domain {domain} paused: complaint rate {rate:.2%} over 24 h is above "
+        f"{threshold:.2%} (complaints.pause_rate); non-transactional mail waits until "
+        f"gatekeeper senders resume {domain}"
+    )
+
+
 # -- session limits (issue 11: hostile networks) ---------------------------------------------
 # RFC 5321 §3.8 and §4.2.4: a server that must close answers 421 ("closing transmission
 # channel") first, in the greeting or to any command. RFC 3463: X.7.0 "other security
@@ -198,13 +208,3 @@ def mailbox_too_big(limit: int) -> str:
 def rate_limited(login: str, per_minute: int) -> str:
     """RFC 3463 X.7.1 "delivery not authorized": a login's per-minute allowance is used."""
     return fit(f"451 4.7.1 Login {login} is over {per_minute} messages per minute, try later")
-
-
-def sender_paused(domain: str, rate: float, threshold: float) -> str:
-    """The complaint-rate brake (docs/design.md §8): a 4xx, so the application keeps the mail
-    (RFC 5321 §4.2.5); RFC 3463 X.7.1 "delivery not authorized", the policy being ours."""
-    return fit(
-        f"451 4.7.1 Sender domain {domain} paused: complaint rate {rate:.2%} over 24 h is above "
-        f"{threshold:.2%} (complaints.pause_rate); non-transactional mail waits until "
-        f"gatekeeper senders resume {domain}"
-    )

@@ -20,13 +20,13 @@ class WebContext:
     store: Store
     audit: Audit
     metrics: Metrics = field(default_factory=Metrics)
-    reports: ReportIntake | None = None
-    """Where provider webhooks hand their reports (web/hooks_*.py); None = one is made from
-    the parts above, without the complaint-rate brake."""
     writer: Writer | None = None
     """The group-commit writer: its last commit's fate for /readyz, and the spool for mail
     the web side writes (the re-subscribe confirmation)."""
     hostname: str = "localhost"
+    reports: ReportIntake | None = None
+    """Where provider webhooks hand their reports (web/hooks_*.py); None = one is made from
+    the parts above, without the complaint-rate brake."""
 
 
 CONTEXT: web.AppKey[WebContext] = web.AppKey("gatekeeper", WebContext)
