@@ -16,21 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.config_env import apply_env
 from gateway.config_hooks import EventsConfig, HooksConfig, problems
 from gateway.config_limits import SmtpLimits, check_smtp_limits
 from gateway.config_paths import anchor_paths
 from gateway.config_reports import BouncesConfig, ComplaintsConfig
 from gateway.config_security import SmtpSecurity, check_smtp_security
-from gateway.config_values import parse_duration, parse_hostport, url_of_listen
+from gateway.config_values import ConfigError, parse_duration, parse_hostport, url_of_listen
 from gateway.config_web import HttpHardening, StoreHardening, check_web_hardening
 from gateway.policy.vocab import COMBINE_MODES, PURPOSES
 
-ENV_PREFIX = "GATEKEEPER_"
 DEFAULT_FILE = "gatekeeper.toml"
-
-
-class ConfigError(Exception):
-    """A config file or override that cannot be used; the message names key and source."""
 
 
 @dataclass
@@ -237,7 +233,7 @@ def load_config(explicit: str | None = None, environ: Mapping[str, str] | None =
         source = str(path)
         raw = _read_file(path)
         anchor_paths(raw, Path(os.path.abspath(path)).parent)
-    _apply_env(raw, os.environ if environ is None else environ)
+    apply_env(raw, os.environ if environ is None else environ, _list_sections())
     config = _build(Config, raw, "", source)
     config.source = source
     _validate(config)
@@ -259,48 +255,9 @@ def _reason(exc: Exception) -> str:
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
-def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """`GATEKEEPER_<SECTION>__<KEY>` sets one key of a table; a list of tables such as
-    `[[streams]]` is set whole by `GATEKEEPER_STREAMS` (it has no one key to set)."""
-    lists = _list_sections()
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == "GATEKEEPER_CONFIG":
-            continue
-        section, nested, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if section in lists:
-            raw[section] = _env_list(name, value, nested)
-        elif nested and isinstance(raw.setdefault(section, {}), dict):
-            raw[section][key] = _env_value(value)
-        # else: not a table in the file either; _build names the file's fault
-
-
 def _list_sections() -> set[str]:
     hints = typing.get_type_hints(Config)
     return {name for name, hint in hints.items() if typing.get_origin(hint) is list}
-
-
-def _env_list(name: str, text: str, nested: str) -> list[Any]:
-    section = name[len(ENV_PREFIX) :].partition("__")[0]
-    example = f'{ENV_PREFIX}{section}=\'[{{sender = "a@shop.example", purpose = "marketing"}}]\''
-    if nested:
-        raise ConfigError(
-            f"{name}: {section.lower()} is a list of tables, set as a whole: "
-            f"{ENV_PREFIX}{section} as a TOML array of inline tables ({example})"
-        )
-    value = _env_value(text)
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise ConfigError(
-            f"{name}: {section.lower()} must be a TOML array of inline tables ({example})"
-        )
-    return value
-
-
-def _env_value(text: str) -> Any:
-    """An override is read as a TOML value when it parses as one (`true`, `10`, `["a"]`)."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
 
 
 def _build(cls: type, raw: Any, prefix: str, source: str) -> Any:

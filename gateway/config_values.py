@@ -8,6 +8,10 @@ import re
 import socket
 
 
+class ConfigError(Exception):
+    """A config file or override that cannot be used; the message names key and source."""
+
+
 def parse_hostport(text: str) -> tuple[str, int]:
     """`HOST:PORT`, `[::1]:PORT` for IPv6."""
     match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\[\]]+):(\d+)", text)

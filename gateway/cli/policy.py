@@ -12,8 +12,7 @@ from gateway.addresses import check
 from gateway.cli.commands import Commands
 from gateway.config import Config, ConfigError
 from gateway.consent.erasure import erasure_key
-from gateway.pipeline.accept import classify_message
-from gateway.pipeline.classify import Classification, stream_for
+from gateway.pipeline.classify import Classification, classify_message, stream_for
 from gateway.pipeline.content import ContentReader
 from gateway.pipeline.decide import Decider, message_facts
 from gateway.pipeline.receive import parse_headers

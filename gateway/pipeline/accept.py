@@ -9,20 +9,19 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from email.message import Message
 
 from gateway.config import Config
 from gateway.pipeline import replies
 from gateway.pipeline.audit import Audit
 from gateway.pipeline.brake import Brake
-from gateway.pipeline.classify import Classification, classify, stream_for
+from gateway.pipeline.classify import Classification, classify_message, stream_for
 from gateway.pipeline.content import BodyFindings, ContentReader
 from gateway.pipeline.decide import Decider, decision_record, message_facts
 from gateway.pipeline.delivery.dsn import report_message
 from gateway.pipeline.delivery.worker import Delivery
 from gateway.pipeline.mailboxes import LocalMailboxes
-from gateway.pipeline.mime import TextPart, moved, text_parts
-from gateway.pipeline.receive import Incoming, decoded_header
+from gateway.pipeline.mime import TextPart, moved
+from gateway.pipeline.receive import Incoming
 from gateway.pipeline.replies import FAULT
 from gateway.pipeline.transaction import Client, Transaction
 from gateway.pipeline.transform.personalize import Personalizer
@@ -169,6 +168,39 @@ class Acceptor:
         )
         if refusal:
             return refusal
+        spooled = await self._spooled(
+            message, classification, content, footer, allowed, (queue_id, message_id, extra)
+        )
+        await self._writer.spool(spooled)
+        self._delivery.submit(spooled)
+        if refused:
+            self._report_refusals(
+                spooled,
+                refused,
+                verdicts,
+                decisions,
+                spooled.received_at,
+                classification,
+                transaction,
+            )
+            return replies.queued_partly(
+                queue_id, len(allowed), len(message.recipients), decisions[refused[0]].id
+            )
+        return replies.queued(queue_id)
+
+    async def _spooled(
+        self,
+        message: Incoming,
+        classification: Classification,
+        content: BodyFindings,
+        footer: bool,
+        allowed: list[str],
+        ids: tuple[str, str, str],
+    ) -> SpoolMessage:
+        """The message as the spool keeps it: trace fields in front, a copy per recipient
+        where its bytes differ (unsubscribe link, footer, signature)."""
+        queue_id, message_id, extra = ids
+        commercial = classification.purpose != "transactional"
         data = self._personalizer.strip(message.data, commercial)
         shared = (received_field(message, self._hostname, queue_id) + extra).encode() + data
         now = time.time()
@@ -198,16 +230,7 @@ class Acceptor:
             purpose=classification.purpose,
             topic=classification.topic or "",
         )
-        await self._writer.spool(spooled)
-        self._delivery.submit(spooled)
-        if refused:
-            self._report_refusals(
-                spooled, refused, verdicts, decisions, now, classification, transaction
-            )
-            return replies.queued_partly(
-                queue_id, len(allowed), len(message.recipients), decisions[refused[0]].id
-            )
-        return replies.queued(queue_id)
+        return spooled
 
     def _report_refusals(
         self,
@@ -323,31 +346,6 @@ class Acceptor:
         for copy in copies:
             copy.prefix = await self._personalizer.sign(copy.prefix, copy.data or data)
         return copies
-
-
-def classify_message(
-    config: Config,
-    reader: ContentReader,
-    data: bytes,
-    headers: Message,
-    stream_purpose: str | None,
-    stream_topic: str | None,
-) -> tuple[Classification, BodyFindings]:
-    """The purpose first: transactional mail has no content rules, so its body is never
-    parsed, only read as it came for promotional markers, and only when they matter."""
-    subject = decoded_header(headers, "Subject")
-    unparsed = reader.read(data, subject)
-    classification = classify(
-        headers,
-        stream_purpose=stream_purpose,
-        stream_topic=stream_topic,
-        promotional=lambda: unparsed.promotional,
-        unknown_purpose=config.policy.unknown_purpose,
-        reclassify_promotional=config.policy.reclassify_promotional,
-    )
-    if classification.purpose == "transactional":
-        return classification, unparsed
-    return classification, reader.read(data, subject, text_parts(data, headers))
 
 
 def _stream_unchanged(transaction: Transaction, classification: Classification) -> bool:

@@ -14,6 +14,8 @@ from email.message import Message
 
 from gateway.addresses import matches_glob
 from gateway.config import Config, SmtpUser
+from gateway.pipeline.content import BodyFindings, ContentReader
+from gateway.pipeline.mime import text_parts
 from gateway.pipeline.receive import decoded_header
 from gateway.policy.facts import PURPOSES, strictness
 
@@ -118,3 +120,28 @@ def _header(headers: Message, name: str) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def classify_message(
+    config: Config,
+    reader: ContentReader,
+    data: bytes,
+    headers: Message,
+    stream_purpose: str | None,
+    stream_topic: str | None,
+) -> tuple[Classification, BodyFindings]:
+    """The purpose first: transactional mail has no content rules, so its body is never
+    parsed, only read as it came for promotional markers, and only when they matter."""
+    subject = decoded_header(headers, "Subject")
+    unparsed = reader.read(data, subject)
+    classification = classify(
+        headers,
+        stream_purpose=stream_purpose,
+        stream_topic=stream_topic,
+        promotional=lambda: unparsed.promotional,
+        unknown_purpose=config.policy.unknown_purpose,
+        reclassify_promotional=config.policy.reclassify_promotional,
+    )
+    if classification.purpose == "transactional":
+        return classification, unparsed
+    return classification, reader.read(data, subject, text_parts(data, headers))

@@ -153,13 +153,9 @@ class GatewaySMTP(SMTP):
         self.envelope = None
         self.transport = None
         self._handler_coroutine = None
-        self._auth_require_tls = auth_require_tls
         self._proxy_timeout = None
-        self._authenticator = None
-        self._auth_callback = login_always_fail
-        self._auth_required = auth_required
         self._enforce_call_limit = False
-        self._auth_methods = self._bind_auth_methods(handler, auth_exclude_mechanism or ())
+        self._init_auth(handler, auth_required, auth_require_tls, auth_exclude_mechanism or ())
         self._handle_hooks = {
             name[7:]: getattr(handler, name) for name in method_names(type(handler), "handle_")
         }
@@ -167,6 +163,15 @@ class GatewaySMTP(SMTP):
         self._smtp_methods = {
             name[5:]: getattr(self, name) for name in method_names(type(self), "smtp_")
         }
+
+    def _init_auth(
+        self, handler: Any, required: bool, require_tls: bool, excluded: Iterable[str]
+    ) -> None:
+        self._auth_require_tls = require_tls
+        self._authenticator = None
+        self._auth_callback = login_always_fail
+        self._auth_required = required
+        self._auth_methods = self._bind_auth_methods(handler, excluded)
 
     def _bind_auth_methods(self, handler: Any, excluded: Iterable[str]) -> dict[str, _AuthMechAttr]:
         methods = {

@@ -173,41 +173,8 @@ def write_batch_statements(
     """
     final = [(u.message_id, u.address) for u in batch.updates if u.status in FINAL_STATUSES]
     steps: list[tuple[str, list[tuple[Any, ...]]]] = [
-        (
-            INSERT_SPOOL_MESSAGE,
-            [
-                (
-                    m.id,
-                    m.received_at,
-                    m.sender,
-                    m.message_id,
-                    m.session_id,
-                    m.client,
-                    m.auth_user,
-                    m.purpose,
-                    m.topic,
-                    m.data,
-                )
-                for m in batch.messages
-            ],
-        ),
-        (
-            INSERT_SPOOL_RECIPIENT,
-            [
-                (
-                    m.id,
-                    r.address,
-                    r.prefix,
-                    r.data,
-                    r.attempts,
-                    r.next_attempt,
-                    r.last_reply,
-                    holder,
-                )
-                for m in batch.messages
-                for r in m.recipients
-            ],
-        ),
+        (INSERT_SPOOL_MESSAGE, _message_rows(batch)),
+        (INSERT_SPOOL_RECIPIENT, _recipient_rows(batch, holder)),
         (DELETE_SPOOL_RECIPIENT, final),
         (DELETE_EMPTY_MESSAGE, [(mid,) for mid in dict.fromkeys(mid for mid, _ in final)]),
         (
@@ -229,6 +196,32 @@ def write_batch_statements(
         (INSERT_EVENT, [event_row(e) for e in batch.events]),
     ]
     return [(sql, rows) for sql, rows in steps if rows]
+
+
+def _message_rows(batch: WriteBatch) -> list[tuple[Any, ...]]:
+    return [
+        (
+            m.id,
+            m.received_at,
+            m.sender,
+            m.message_id,
+            m.session_id,
+            m.client,
+            m.auth_user,
+            m.purpose,
+            m.topic,
+            m.data,
+        )
+        for m in batch.messages
+    ]
+
+
+def _recipient_rows(batch: WriteBatch, holder: str) -> list[tuple[Any, ...]]:
+    return [
+        (m.id, r.address, r.prefix, r.data, r.attempts, r.next_attempt, r.last_reply, holder)
+        for m in batch.messages
+        for r in m.recipients
+    ]
 
 
 def spool_messages(

@@ -152,10 +152,13 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
             await db.execute("BEGIN IMMEDIATE")
             try:
                 yield SqliteConnection(db)
+                await db.execute("COMMIT")
             except BaseException:
-                await db.execute("ROLLBACK")
+                # A failed COMMIT (busy, disk full) leaves the transaction open: without the
+                # ROLLBACK every later BEGIN on this connection would fail for good.
+                if db.in_transaction:
+                    await db.execute("ROLLBACK")
                 raise
-            await db.execute("COMMIT")
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connection]:

@@ -250,7 +250,8 @@ async def raw_session(port: int, commands: list[bytes], data: bytes) -> bytes:
         writer.close()
 
 
-async def test_ten_thousand_recipients_are_capped(upstream, gateway_factory):
+async def test_recipients_past_the_limit_are_capped(upstream, gateway_factory):
+    """2,000 RCPTs: the first 1,000 taken, the rest 452 (smtp.max_commands stays far away)."""
     gw = await gateway_factory(upstream.url)
 
     def envelope() -> tuple[list[int], tuple[int, bytes]]:
@@ -258,7 +259,7 @@ async def test_ten_thousand_recipients_are_capped(upstream, gateway_factory):
         with smtplib.SMTP("127.0.0.1", gw.smtp_port, timeout=60) as client:
             client.ehlo()
             client.mail("app@example.com")
-            for n in range(10_000):
+            for n in range(2_000):
                 codes.append(client.rcpt(f"r{n}@example.org")[0])
             return codes, client.data(RECEIPT)
 

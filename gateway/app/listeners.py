@@ -1,0 +1,110 @@
+"""The listeners of a running gateway: SMTP (and its implicit-TLS twin) and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+
+from aiohttp import web
+
+from gateway.app.parts import Gateway
+from gateway.config_values import is_loopback_host, parse_hostport
+from gateway.smtp import resources
+from gateway.smtp.auth import Authenticator
+from gateway.smtp.handler import Handler
+from gateway.smtp.limits import SessionLimits
+from gateway.smtp.server import GatewaySMTP
+from gateway.smtp.tls import listen_implicit, reload_certificate
+from gateway.startup import (
+    listen_error,
+)
+from gateway.web.app import build_app
+
+log = logging.getLogger("gatekeeper")
+
+
+async def close_smtp(gateway: Gateway) -> None:
+    if gateway.smtp_server is not None:
+        gateway.smtp_server.close()
+        await gateway.smtp_server.wait_closed()
+    if gateway.tls_server is not None:
+        gateway.tls_server.close()
+        await gateway.tls_server.wait_closed()
+
+
+async def start_implicit_tls(gateway: Gateway, tls: ssl.SSLContext | None) -> None:
+    """`smtp.tls_listen` (RFC 8314 §3): TLS from the first byte, then smtp.listen's sessions."""
+    gateway.tls = tls
+    listen = gateway.config.smtp.tls_listen
+    if not listen or tls is None or gateway.smtp_factory is None:
+        return
+    host, port = parse_hostport(listen)
+    backlog = gateway.config.smtp.listen_backlog
+    try:
+        gateway.tls_server = await listen_implicit(gateway.smtp_factory, host, port, tls, backlog)
+    except OSError as exc:
+        raise listen_error("SMTP over TLS", listen, exc) from exc
+
+
+def reload_tls(gateway: Gateway) -> None:
+    """SIGHUP: new sessions get the certificate now in smtp.tls_cert; open ones keep theirs."""
+    cert, key = gateway.config.smtp.tls_cert, gateway.config.smtp.tls_key
+    if gateway.tls is None or not cert or not key:
+        log.info("SIGHUP: no TLS certificate to reload")
+        return
+    reload_certificate(gateway.tls, cert, key)
+
+
+async def start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | None) -> None:
+    config = gateway.config
+    host, port = parse_hostport(config.smtp.listen)
+    # On loopback nobody can listen in, so AUTH works without STARTTLS there.
+    auth_require_tls = config.smtp.auth_require_tls
+    if auth_require_tls is None:
+        auth_require_tls = not is_loopback_host(host)
+    authenticator = Authenticator.from_config(config.smtp)
+    limits = SessionLimits(config.smtp)  # one budget for every listener's sessions
+    resources.raise_fd_limit(config.smtp.max_sessions)
+    resources.return_large_blocks()
+
+    def factory() -> GatewaySMTP:
+        session = GatewaySMTP(
+            handler,
+            authenticator=authenticator,
+            limits=limits,
+            hostname=gateway.hostname,
+            ident="Gatekeeper ESMTP",
+            data_size_limit=config.smtp.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            tls_context=tls,
+            timeout=config.smtp.timeout,
+            auth_require_tls=auth_require_tls,
+            auth_required=False,
+            on_close=gateway.sessions.discard,
+        )
+        gateway.sessions.add(session)
+        gateway.metrics.smtp_sessions.inc()
+        return session
+
+    gateway.smtp_factory = factory
+    loop = asyncio.get_running_loop()
+    resources.sample_accept_errors(loop)
+    backlog = config.smtp.listen_backlog
+    try:
+        gateway.smtp_server = await loop.create_server(factory, host, port, backlog=backlog)
+    except OSError as exc:
+        raise listen_error("SMTP", config.smtp.listen, exc) from exc
+
+
+async def start_http(gateway: Gateway) -> None:
+    host, port = parse_hostport(gateway.config.http.listen)
+    runner = web.AppRunner(build_app(gateway.web_context), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise listen_error("HTTP", gateway.config.http.listen, exc) from exc
+    gateway.http_runner = runner

@@ -1,0 +1,129 @@
+"""`gatekeeper serve`: start the parts in order, serve until a signal, stop them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from gateway.app.assemble import assemble, check_startup
+from gateway.app.listeners import close_smtp, reload_tls, start_http, start_implicit_tls, start_smtp
+from gateway.app.parts import Gateway
+from gateway.config import Config
+from gateway.pipeline.instance import Heartbeat
+from gateway.startup import (
+    check_open_relay,
+    load_configured_policies,
+    machine_name,
+    server_tls,
+    warn_about_open_relay,
+    warn_about_unsubscribe,
+)
+
+log = logging.getLogger("gatekeeper")
+
+
+SHUTDOWN_GRACE = 30.0
+"""Seconds open SMTP sessions get to finish after SIGTERM."""
+
+
+def warn_about_identity(config: Config) -> None:
+    if not config.identity.name or not config.identity.postal_address:
+        log.warning(
+            "identity.name / identity.postal_address not set: commercial mail that needs "
+            "sender identification or a postal address will be refused (fail safe)"
+        )
+
+
+async def start(config: Config) -> Gateway:
+    """Checks first (nothing runs yet), then the parts in order; when one fails, those
+    already running are stopped, so the process exits instead of hanging on them."""
+    check_startup(config)
+    check_open_relay(config)
+    policies = load_configured_policies(config)  # a typo stops start-up before anything runs
+    tls = server_tls(config)
+    hostname = machine_name(config)
+    async with AsyncExitStack() as undo:
+        gateway, handler = await assemble(config, policies, hostname, undo)
+        await start_smtp(gateway, handler, tls)
+        undo.push_async_callback(close_smtp, gateway)
+        await start_implicit_tls(gateway, tls)
+        await start_http(gateway)
+        start_heartbeat(gateway)
+        undo.pop_all()  # everything runs: stop() undoes it from here on
+    # Warnings only once running, so that a fault stays the one line on stderr.
+    warn_about_identity(config)
+    warn_about_unsubscribe(config, hostname)
+    warn_about_open_relay(config)
+    return gateway
+
+
+async def stop(gateway: Gateway) -> None:
+    """Stop accepting, let open sessions finish (bounded), flush, close."""
+    if gateway.smtp_server is not None:
+        gateway.smtp_server.close()
+    if gateway.tls_server is not None:
+        gateway.tls_server.close()
+    deadline = time.monotonic() + SHUTDOWN_GRACE
+    while gateway.sessions and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    for session in list(gateway.sessions):
+        if session.transport is not None:
+            session.transport.close()
+    if gateway.http_runner is not None:
+        await gateway.http_runner.cleanup()
+    await gateway.delivery.stop()
+    if gateway.reports is not None and gateway.reports.brake is not None:
+        await gateway.reports.brake.stop()
+    if gateway.events is not None:
+        await gateway.events.stop()
+    await gateway.writer.stop()
+    await leave(gateway)
+    await gateway.store.close()
+
+
+def start_heartbeat(gateway: Gateway) -> None:
+    heartbeat = Heartbeat(gateway.store, lambda: gateway.delivery.backlog)
+    heartbeat.smtp = f"{gateway.hostname}:{gateway.smtp_port}"
+    heartbeat.http = gateway.config.http.public_url
+    heartbeat.start()
+    gateway.heartbeat = heartbeat
+
+
+async def leave(gateway: Gateway) -> None:
+    """A clean stop: gone from the instance list at once, and what this instance still held
+    is due now for the others instead of after the lease (docs/fleet.md)."""
+    if gateway.heartbeat is not None:
+        await gateway.heartbeat.stop()
+    try:
+        await gateway.store.spool_release_held(time.time())
+    except Exception as exc:  # the store is away: the leases run out instead
+        log.warning("held messages not released at stop: %s", exc)
+
+
+async def serve(config: Config) -> None:
+    gateway = await start(config)
+    log.info(
+        "Gatekeeper listening: SMTP %s, HTTP %s, store %s, upstream %s",
+        config.smtp.listen,
+        config.http.listen,
+        config.store.url,
+        config.upstream.url,
+    )
+    if config.upstream.url.startswith("outbox:"):
+        log.info(
+            "no upstream configured: accepted mail is written to %s",
+            Path(config.upstream.url.removeprefix("outbox:")).resolve(),
+        )
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_tls, gateway)
+    print(f"READY smtp={gateway.smtp_port} http={gateway.http_port}", flush=True)
+    await stopped.wait()
+    log.info("stopping: no new sessions; finishing open ones")
+    await stop(gateway)
