@@ -69,6 +69,20 @@ def per_domain(rows: list[tuple[str, str, int]]) -> dict[str, Rate]:
     }
 
 
+async def window_rates(
+    store: Store, pauses: dict[str, SenderPause], now: datetime
+) -> dict[str, Rate]:
+    """Each sender domain's rate over the window, read only (the brake, `senders list` and
+    the dashboard show the same figures)."""
+    rates = per_domain(await store.sender_counts(_iso(now - WINDOW)))
+    for domain, pause in pauses.items():
+        # After a resume only what came since counts: the old complaints were answered.
+        if pause.resumed_at and pause.resumed_at > _iso(now - WINDOW):
+            fresh = per_domain(await store.sender_counts(pause.resumed_at))
+            rates[domain] = fresh.get(domain, Rate(domain, 0, 0, 0))
+    return rates
+
+
 class Brake:
     def __init__(
         self, store: Store, config: ComplaintsConfig, metrics: Metrics | None = None
@@ -112,12 +126,7 @@ class Brake:
         """Rates over the window; warn and pause as the thresholds say. Returns the rates."""
         now = now or datetime.now(UTC)
         pauses = {p.domain: p for p in await self._store.sender_pauses()}
-        rates = per_domain(await self._store.sender_counts(_iso(now - WINDOW)))
-        for domain, pause in pauses.items():
-            # After a resume only what came since counts: the old complaints were answered.
-            if pause.resumed_at and pause.resumed_at > _iso(now - WINDOW):
-                fresh = per_domain(await self._store.sender_counts(pause.resumed_at))
-                rates[domain] = fresh.get(domain, Rate(domain, 0, 0, 0))
+        rates = await window_rates(self._store, pauses, now)
         for rate in rates.values():
             await self._judge(rate, pauses.get(rate.domain))
         await self.load()

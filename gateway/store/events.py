@@ -45,9 +45,12 @@ class EventSide(Engine):
             async with self.transaction() as db:
                 await db.executemany(RECORD_ATTEMPT, rows)
 
-    async def events_list(self, status: str | None = None, limit: int = 100) -> list[OutboundEvent]:
+    async def events_list(
+        self, status: str | None = None, limit: int = 100, before: tuple[str, str] | None = None
+    ) -> list[OutboundEvent]:
         async with self.reading() as db:
-            return [event_from_row(row) for row in await db.fetch(*list_events_sql(status, limit))]
+            rows = await db.fetch(*list_events_sql(status, limit, before))
+        return [event_from_row(row) for row in rows]
 
     async def events_retry(self, ids: Sequence[str], now: float) -> int:
         sql, params = RETRY_EVENTS, [now]

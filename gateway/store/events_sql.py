@@ -51,8 +51,16 @@ def event_from_row(row: Sequence[Any]) -> OutboundEvent:
     return OutboundEvent(*row)
 
 
-def list_events_sql(status: str | None, limit: int) -> tuple[str, list[Any]]:
-    where, params = ("WHERE status = ?", [status]) if status else ("", [])
+def list_events_sql(
+    status: str | None, limit: int, before: tuple[str, str] | None = None
+) -> tuple[str, list[Any]]:
+    """Newest first; `before` (created_at, id) is a keyset cursor: the events older than it,
+    one range of the event_created index whatever the outbox's size."""
+    clauses, params = (["status = ?"], [status]) if status else ([], [])
+    if before is not None:
+        clauses.append("(created_at < ? OR (created_at = ? AND id < ?))")
+        params += [before[0], before[0], before[1]]
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     return (
         f"SELECT {EVENT_COLUMNS} FROM event {where} ORDER BY created_at DESC, id DESC LIMIT ?",
         [*params, limit],

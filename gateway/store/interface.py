@@ -109,8 +109,10 @@ class Store(Protocol):
     async def events_record(self, events: Sequence[OutboundEvent]) -> None:
         """Store the outcome of attempts: status, attempts, next_attempt, last_error."""
 
-    async def events_list(self, status: str | None = None, limit: int = 100) -> list[OutboundEvent]:
-        """Newest first, of one status or all."""
+    async def events_list(
+        self, status: str | None = None, limit: int = 100, before: tuple[str, str] | None = None
+    ) -> list[OutboundEvent]:
+        """Newest first, of one status or all; `before` (created_at, id): only older ones."""
 
     async def events_retry(self, ids: Sequence[str], now: float) -> int:
         """Make the given events (all not yet delivered when empty) pending and due now."""

@@ -170,6 +170,10 @@ MIGRATIONS: tuple[str, ...] = (
         backlog INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # The dashboard's events page (/ops/events) pages the outbox newest first by keyset.
+    """
+    CREATE INDEX event_created ON event (created_at, id);
+    """,
 )
 
 
