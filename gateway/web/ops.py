@@ -11,9 +11,11 @@ from aiohttp import web
 from gateway.web.context import CONTEXT
 from gateway.web.ops_contacts import contact_page, queue_page
 from gateway.web.ops_decisions import decision_page, decisions_page
+from gateway.web.ops_events import events_page, retry
 from gateway.web.ops_guard import GUARD, LoginThrottle, OpsGuard
 from gateway.web.ops_html import redirect
 from gateway.web.ops_instances import instances_page
+from gateway.web.ops_senders import resume, senders_page
 from gateway.web.ops_session import login, login_page, logout, signed_in
 
 
@@ -28,6 +30,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ops/contacts", signed_in(contact_page))
     app.router.add_get("/ops/queue", signed_in(queue_page))
     app.router.add_get("/ops/instances", signed_in(instances_page))
+    app.router.add_get("/ops/senders", signed_in(senders_page))
+    app.router.add_post("/ops/senders/resume", signed_in(resume))
+    app.router.add_get("/ops/events", signed_in(events_page))
+    app.router.add_post("/ops/events/retry", signed_in(retry))
 
 
 async def to_dashboard(request: web.Request) -> web.Response:

@@ -61,6 +61,7 @@ def navigation(session: Session | None) -> str:
         '<nav aria-label="Dashboard"><a href="/ops/">Decisions</a>'
         '<a href="/ops/contacts">Contacts</a><a href="/ops/queue">Queue</a>'
         '<a href="/ops/instances">Instances</a>'
+        '<a href="/ops/senders">Senders</a><a href="/ops/events">Events</a>'
         f'<form method="post" action="/ops/logout"><input type="hidden" name="csrf" '
         f'value="{escape(session.csrf)}"><button type="submit">Sign out '
         f"{escape(session.user)}</button></form></nav>"
