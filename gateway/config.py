@@ -138,6 +138,8 @@ class PolicyConfig:
     inactive_after_days: int = 1095
     reclassify_promotional: bool = False
     directory: str | None = None
+    shadow_directory: str | None = None
+    """A candidate policy set decided beside the live one; differences become `shadow` rows."""
 
 
 @dataclass

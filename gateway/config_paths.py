@@ -11,6 +11,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("upstream", "ca_file"),
     ("dkim", "key_file"),
     ("policy", "directory"),
+    ("policy", "shadow_directory"),
 )
 """Keys naming a file or directory: in a config file, relative to that file's directory."""
 

@@ -220,7 +220,11 @@ def policy_directory(config: Config) -> Path:
 
 def load_configured_policies(config: Config) -> dict[str, Policy]:
     """The policy files; a typo stops start-up with file, line and key."""
-    directory = policy_directory(config)
+    return load_checked_policies(config, policy_directory(config))
+
+
+def load_checked_policies(config: Config, directory: Path) -> dict[str, Policy]:
+    """A policy directory, or a ConfigError of one line naming the first problem."""
     try:
         policies = load_policies(directory)
     except PolicyError as exc:
@@ -233,3 +237,11 @@ def load_configured_policies(config: Config) -> dict[str, Policy]:
             f"{config.source}: policy.default_jurisdiction {default!r} has no file in {directory}"
         )
     return policies
+
+
+def load_shadow_policies(config: Config) -> dict[str, Policy] | None:
+    """The candidate set of `policy.shadow_directory` (None when unset), loaded and checked
+    like the live one: a typo stops start-up with one line."""
+    if not config.policy.shadow_directory:
+        return None
+    return load_checked_policies(config, Path(config.policy.shadow_directory))

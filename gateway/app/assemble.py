@@ -95,7 +95,11 @@ async def open_configured_store(config: Config) -> Store:
 
 
 async def assemble(
-    config: Config, policies: dict[str, Policy], hostname: str, undo: AsyncExitStack
+    config: Config,
+    policies: dict[str, Policy],
+    hostname: str,
+    undo: AsyncExitStack,
+    shadow: dict[str, Policy] | None = None,
 ) -> tuple[Gateway, Handler]:
     """Store, writer and delivery running, the stages wired; each registered with `undo`."""
     target = parse_upstream(config.upstream.url, config.upstream.username, config.upstream.password)
@@ -137,7 +141,7 @@ async def assemble(
     brake.start()
     undo.push_async_callback(brake.stop)
     gateway.reports = ReportIntake(store, writer, audit, config.bounces, signing, brake)
-    acceptor = _acceptor(config, gateway, policies, personalizer, key, brake)
+    acceptor = _acceptor(config, gateway, (policies, shadow), personalizer, key, brake)
     return gateway, Handler(config.smtp, acceptor)
 
 
@@ -174,7 +178,7 @@ def _delivery(
 def _acceptor(
     config: Config,
     gateway: Gateway,
-    policies: dict[str, Policy],
+    policies: tuple[dict[str, Policy], dict[str, Policy] | None],
     personalizer: Personalizer,
     key: bytes,
     brake: Brake,
@@ -187,7 +191,7 @@ def _acceptor(
         hostname=gateway.hostname,
         writer=gateway.writer,
         delivery=gateway.delivery,
-        decider=Decider(gateway.store, policies, config, key),
+        decider=Decider(gateway.store, policies[0], config, key, shadow=policies[1]),
         audit=gateway.audit,
         personalizer=personalizer,
         mailbox=LocalMailboxes(

@@ -17,6 +17,7 @@ from gateway.pipeline.instance import Heartbeat
 from gateway.startup import (
     check_open_relay,
     load_configured_policies,
+    load_shadow_policies,
     machine_name,
     server_tls,
     warn_about_open_relay,
@@ -44,10 +45,11 @@ async def start(config: Config) -> Gateway:
     check_startup(config)
     check_open_relay(config)
     policies = load_configured_policies(config)  # a typo stops start-up before anything runs
+    shadow = load_shadow_policies(config)  # the candidate set too (policy.shadow_directory)
     tls = server_tls(config)
     hostname = machine_name(config)
     async with AsyncExitStack() as undo:
-        gateway, handler = await assemble(config, policies, hostname, undo)
+        gateway, handler = await assemble(config, policies, hostname, undo, shadow)
         await start_smtp(gateway, handler, tls)
         undo.push_async_callback(close_smtp, gateway)
         await start_implicit_tls(gateway, tls)

@@ -87,7 +87,9 @@ class Acceptor:
             classification,
             verdict,
         )
-        self._audit.record([decision])
+        self._audit.record(
+            [decision, *self._decider.shadow_rows(known, facts, {address: decision})]
+        )
         if verdict.allowed:
             transaction.verdicts[address] = verdict
             transaction.facts[address] = known[address]
@@ -289,7 +291,9 @@ class Acceptor:
             for address, verdict in verdicts.items()
             if not (stands and transaction.verdicts.get(address) == verdict)
         }
-        self._audit.record(list(decisions.values()))
+        self._audit.record(
+            [*decisions.values(), *self._decider.shadow_rows(known, facts, decisions)]
+        )
         return verdicts, decisions
 
     def _refusal(

@@ -12,6 +12,7 @@ from gateway.config import Config
 from gateway.consent.erasure import erased_key
 from gateway.pipeline.classify import Classification
 from gateway.pipeline.receive import decoded_header
+from gateway.pipeline.shadow import shadow_record
 from gateway.policy import MessageFacts, Policy, RecipientFacts, Settings, Verdict, decide
 from gateway.policy.facts import Content
 from gateway.store import Store
@@ -20,17 +21,18 @@ from gateway.store.records import Decision, Who
 
 class Decider:
     def __init__(
-        self, store: Store, policies: Mapping[str, Policy], config: Config, erasure_key: bytes
+        self,
+        store: Store,
+        policies: Mapping[str, Policy],
+        config: Config,
+        erasure_key: bytes,
+        shadow: Mapping[str, Policy] | None = None,
     ) -> None:
         self._store = store
         self._erasure_key = erasure_key
         self._policies = policies
-        self._settings = Settings(
-            default_jurisdiction=config.policy.default_jurisdiction.lower(),
-            combine=config.policy.combine,
-            sender_jurisdiction=(config.identity.jurisdiction or "").lower() or None,
-            inactive_after_days=config.policy.inactive_after_days,
-        )
+        self._shadow = shadow
+        self._settings = engine_settings(config)
 
     async def facts(
         self, addresses: Sequence[str], known: Mapping[str, RecipientFacts] | None = None
@@ -52,6 +54,26 @@ class Decider:
             for address, recipient in facts.items()
         }
 
+    def shadow_rows(
+        self,
+        facts: Mapping[str, RecipientFacts],
+        message: MessageFacts,
+        decisions: Mapping[str, Decision],
+    ) -> list[Decision]:
+        """The candidate set (policy.shadow_directory) decides each recorded decision again
+        on the same facts: a `shadow` row where it differs. No shadow set, no work."""
+        if self._shadow is None or not decisions:
+            return []
+        now = datetime.now(UTC)
+        rows = (
+            shadow_record(
+                live,
+                decide(self._shadow, facts[address], message, now=now, settings=self._settings),
+            )
+            for address, live in decisions.items()
+        )
+        return [row for row in rows if row is not None]
+
     async def verdicts(self, addresses: Sequence[str], message: MessageFacts) -> dict[str, Verdict]:
         return self.decide(await self.facts(addresses), message)
 
@@ -59,6 +81,16 @@ class Decider:
         """How a decision row names the recipient: an erased one only by its hash."""
         key = canonical(address)
         return erased_key(self._erasure_key, key) if verdict.reason == "erased" else key
+
+
+def engine_settings(config: Config) -> Settings:
+    """The `policy.*` keys the engine reads."""
+    return Settings(
+        default_jurisdiction=config.policy.default_jurisdiction.lower(),
+        combine=config.policy.combine,
+        sender_jurisdiction=(config.identity.jurisdiction or "").lower() or None,
+        inactive_after_days=config.policy.inactive_after_days,
+    )
 
 
 def _with_erasure(facts: Mapping[str, RecipientFacts], key: str, hashed: str) -> RecipientFacts:

@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from gateway.consent.decision_filters import FILTERS
+from gateway.consent.history import consents_as_of
 from gateway.pipeline.delivery.worker import ACTIONS as DELIVERY_OUTCOMES
 from gateway.policy.facts import DENY_REASONS, PURPOSES
 from gateway.store.records import ContactView, Decision, DecisionQuery
 from gateway.timefmt import parse_time
 from gateway.web.api_request import ApiError, filters, whole_number
-from gateway.web.consent_replay import consents_as_of
 from gateway.web.context import CONTEXT, WebContext
 from gateway.web.ops_chart import chart, chart_sample
 from gateway.web.ops_html import Session, dl, link, ops_page, table

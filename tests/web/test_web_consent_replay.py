@@ -11,7 +11,7 @@ import pytest
 from gateway.consent.contacts import contact_row
 from gateway.store import Store, open_store
 from gateway.store.records import ConsentEvent
-from gateway.web.consent_replay import consents_as_of
+from gateway.consent.history import consents_as_of
 
 ADDRESS = "ann@example.com"
 
