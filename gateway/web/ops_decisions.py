@@ -11,7 +11,9 @@ from aiohttp import web
 
 from gateway.consent.decision_filters import FILTERS
 from gateway.consent.history import consents_as_of
+from gateway.pipeline import report_outcomes, shadow
 from gateway.pipeline.delivery.worker import ACTIONS as DELIVERY_OUTCOMES
+from gateway.pipeline.events import REFUSED_PHASES
 from gateway.policy.facts import DENY_REASONS, PURPOSES
 from gateway.store.records import ContactView, Decision, DecisionQuery
 from gateway.timefmt import parse_time
@@ -24,8 +26,18 @@ from gateway.web.ops_tables import consent_table, decisions_table, event_table, 
 PAGE_SIZE = 50
 DEFAULT_RANGE = "24h"
 """Counts and chart cover this when no start time is given: cheap on any table size."""
-REASONS = (*DENY_REASONS, *DELIVERY_OUTCOMES)
-"""The policy's deny reasons in their order of precedence, then the delivery outcomes."""
+REPORT_REASONS = (
+    *report_outcomes.REASONS.values(),
+    report_outcomes.UNMATCHED,
+    report_outcomes.UNRECOGNISED,
+)
+REASONS = tuple(dict.fromkeys((*DENY_REASONS, *DELIVERY_OUTCOMES, *REPORT_REASONS)))
+"""The policy's deny reasons in their order of precedence, then the delivery outcomes, then
+what reports that come back say (pipeline/report_outcomes.py); each once."""
+PHASES = (*REFUSED_PHASES, "delivery", "unsubscribe", report_outcomes.PHASE, shadow.PHASE)
+"""Where a decision row comes from: SMTP RCPT and DATA, the delivery attempt, an
+unsubscribe, a report that came back, and a candidate policy's differing verdict
+(`policy.shadow_directory`, docs/design.md §11)."""
 
 Rows = list[tuple[int, Decision]]
 
@@ -106,6 +118,7 @@ def filter_form(params: Mapping[str, str]) -> str:
         + choice("action", "Action", ("allow", "deny", "defer"))
         + choice("reason", "Reason", REASONS)
         + choice("purpose", "Purpose", PURPOSES)
+        + choice("phase", "Phase", PHASES)
         + text("jurisdiction", "Jurisdiction", "eu, pl, us…")
         + text("sender", "Sender")
         + text("recipient", "Recipient")

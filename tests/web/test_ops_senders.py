@@ -47,6 +47,17 @@ async def test_rates_match_the_store_and_resume_lifts_the_pause(
         ) in page
         assert f"since {pauses['shop.example'].paused_at} at 33.333% (threshold 0.300%)" in page
 
+        # the complaint counted is the report row the decisions filter finds
+        report = {"phase": "report", "reason": "complaint"}
+        async with http.get(f"{base}/ops/", params=report) as reply:
+            listed = await reply.text()
+        assert "<option selected>report</option>" in listed
+        assert (
+            "<option selected>complaint</option>" in listed and "<option>shadow</option>" in listed
+        )
+        assert "<option>sender-side</option>" in listed and "<option>soft-bounce</option>" in listed
+        assert listed.count("<td>report</td>") == 1 and "p1@example.com" in listed
+
         forged = {"csrf": "0" * 64, "domain": "shop.example"}
         async with http.post(f"{base}/ops/senders/resume", data=forged) as reply:
             assert reply.status == 403
