@@ -199,23 +199,24 @@ class Acceptor:
         allowed: list[str],
         ids: tuple[str, str, str],
     ) -> SpoolMessage:
-        """The message as the spool keeps it: trace fields in front, a copy per recipient
-        where its bytes differ (unsubscribe link, footer, signature)."""
+        """The message as the spool keeps it: trace fields in front (`head`, apart from the
+        bytes received so that they are not copied: issue 11), a copy per recipient where its
+        bytes differ (unsubscribe link, footer, signature)."""
         queue_id, message_id, extra = ids
         commercial = classification.purpose != "transactional"
-        data = self._personalizer.strip(message.data, commercial)
-        shared = (received_field(message, self._hostname, queue_id) + extra).encode() + data
+        shared = self._personalizer.strip(message.data, commercial)
+        head = (received_field(message, self._hostname, queue_id) + extra).encode()
         now = time.time()
-        # Stripping and the trace fields change only the top header block, so every text
-        # leaf found in the received bytes moved by the same number of bytes.
+        # Stripping changes only the top header block, so every text leaf found in the
+        # received bytes moved by the same number of bytes.
         parts = moved(content.parts, len(shared) - len(message.data))
         leased = now + self._writer.lease
         copies = await self._copies(
-            shared, parts, allowed, classification, footer, leased, queue_id
+            (head, shared), parts, allowed, classification, footer, leased, queue_id
         )
         if any(not c.prefix and c.data is None for c in copies):
             # recipients without a copy of their own share one signature
-            shared = await self._personalizer.sign(b"", shared) + shared
+            head = await self._personalizer.sign(b"", head, shared) + head
         elif copies and all(c.data is not None for c in copies):
             # every recipient has a body of its own: the first is kept once, as the message's
             shared, copies[0].data = copies[0].data or shared, None
@@ -224,6 +225,7 @@ class Acceptor:
             received_at=now,
             sender=message.sender,
             data=shared,
+            head=head,
             recipients=copies,
             message_id=message_id,
             session_id=message.session_id,
@@ -328,7 +330,7 @@ class Acceptor:
 
     async def _copies(
         self,
-        data: bytes,
+        message: tuple[bytes, bytes],
         parts: list[TextPart] | None,
         allowed: list[str],
         classification: Classification,
@@ -338,6 +340,7 @@ class Acceptor:
     ) -> list[SpoolRecipient]:
         if classification.purpose == "transactional" or not self._personalizer.personalizes:
             return [SpoolRecipient(a, next_attempt=next_attempt) for a in allowed]
+        head, data = message
         scope = classification.topic or classification.purpose
         copies = self._personalizer.recipients(
             Template.of(data, parts),
@@ -348,7 +351,7 @@ class Acceptor:
             queue_id=queue_id,
         )
         for copy in copies:
-            copy.prefix = await self._personalizer.sign(copy.prefix, copy.data or data)
+            copy.prefix = await self._personalizer.sign(copy.prefix, head, copy.data or data)
         return copies
 
 

@@ -109,6 +109,12 @@ class SpoolRecipient:
     def content(self, shared: bytes) -> bytes:
         return self.prefix + (shared if self.data is None else self.data)
 
+    def pieces(self, head: bytes, shared: bytes) -> tuple[bytes, ...]:
+        """What this recipient is sent, in order, never joined: a large message is not
+        copied to be sent (issue 11)."""
+        body = shared if self.data is None else self.data
+        return tuple(piece for piece in (self.prefix, head, body) if piece)
+
 
 @dataclass(slots=True)
 class SpoolMessage:
@@ -125,6 +131,14 @@ class SpoolMessage:
     auth_user: str = ""
     purpose: str = ""
     topic: str = ""
+    head: bytes = b""
+    """Fields the gateway puts in front of `data` (trace fields, a shared signature), kept
+    apart so the message is not copied to add them; the spool stores head + data as one
+    value, so a message read back from it has none."""
+
+    def stored(self) -> bytes:
+        """head + data as the spool keeps them (a copy only when there is a head)."""
+        return self.head + self.data if self.head else self.data
 
 
 @dataclass(slots=True)

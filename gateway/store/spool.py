@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from gateway.store.dialect import Engine
+from gateway.store.dialect import Connection, Engine
 from gateway.store.records import (
     Decision,
     DecisionQuery,
@@ -13,6 +13,7 @@ from gateway.store.records import (
     QueueCounts,
     QueueEntry,
     SpoolCounts,
+    SpoolMessage,
     WriteBatch,
 )
 from gateway.store.sql import (
@@ -32,6 +33,7 @@ from gateway.store.sql import (
     decisions_sql,
     queue_entry_from_row,
     write_batch_statements,
+    written_in_pieces,
 )
 
 
@@ -39,10 +41,19 @@ class SpoolSide(Engine):
     holder = ""
     """This instance's name: recipients it spools or claims are held by it (docs/fleet.md)."""
 
+    pieces_from: int | None = None
+    """Messages this large or larger are written by `write_pieces` (None: bound whole)."""
+
     async def commit(self, batch: WriteBatch) -> None:
         async with self.transaction() as db:
-            for sql, rows in write_batch_statements(batch, self.holder):
+            for sql, rows in write_batch_statements(batch, self.holder, self.pieces_from):
                 await db.executemany(sql, rows)
+            for message in written_in_pieces(batch, self.pieces_from):
+                await self.write_pieces(db, message)
+
+    async def write_pieces(self, db: Connection, message: SpoolMessage) -> None:
+        """Fill the room a sized row left with head + data (engines with `pieces_from`)."""
+        raise NotImplementedError
 
     async def spool_release(self, now: float) -> int:
         async with self.transaction() as db:

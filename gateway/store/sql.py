@@ -89,6 +89,8 @@ INSERT_SPOOL_MESSAGE = (
     "INSERT INTO spool_message (id, received_at, sender, message_id, session_id,"
     " client, auth_user, purpose, topic, data) VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
+# The same row with room for the bytes, written afterwards in pieces (SQLite blob I/O).
+INSERT_SPOOL_MESSAGE_SIZED = INSERT_SPOOL_MESSAGE.replace("?)", "zeroblob(?))")
 INSERT_SPOOL_RECIPIENT = (
     "INSERT INTO spool_recipient (message_id, address, prefix, data, attempts,"
     " next_attempt, last_reply, holder) VALUES (?,?,?,?,?,?,?,?)"
@@ -162,18 +164,34 @@ SPOOL_MESSAGE_COLUMNS = (
 SPOOL_RECIPIENT_COLUMNS = "message_id, address, prefix, data, attempts, next_attempt, last_reply"
 
 
+def written_in_pieces(batch: WriteBatch, pieces_from: int | None) -> list[SpoolMessage]:
+    """Messages of at least `pieces_from` bytes: bound whole, SQLite would copy each twice
+    (the bound value, then the record it builds), so they are written in pieces (issue 11)."""
+    if pieces_from is None:
+        return []
+    return [m for m in batch.messages if len(m.head) + len(m.data) >= pieces_from]
+
+
 def write_batch_statements(
-    batch: WriteBatch, holder: str = ""
+    batch: WriteBatch, holder: str = "", pieces_from: int | None = None
 ) -> list[tuple[str, list[tuple[Any, ...]]]]:
     """(statement, rows) in the order one commit runs them; statements with no rows left out.
-    New recipients are held by `holder` (this instance delivers them from memory).
+    New recipients are held by `holder` (this instance delivers them from memory). Messages
+    `written_in_pieces` get a row with room for their bytes, which the engine then writes.
 
     Final recipients are deleted before the empty-message sweep so a message goes with its
     last recipient.
     """
     final = [(u.message_id, u.address) for u in batch.updates if u.status in FINAL_STATUSES]
     steps: list[tuple[str, list[tuple[Any, ...]]]] = [
-        (INSERT_SPOOL_MESSAGE, _message_rows(batch)),
+        (INSERT_SPOOL_MESSAGE, _message_rows(batch, pieces_from)),
+        (
+            INSERT_SPOOL_MESSAGE_SIZED,
+            [
+                _message_row(m, len(m.head) + len(m.data))
+                for m in written_in_pieces(batch, pieces_from)
+            ],
+        ),
         (INSERT_SPOOL_RECIPIENT, _recipient_rows(batch, holder)),
         (DELETE_SPOOL_RECIPIENT, final),
         (DELETE_EMPTY_MESSAGE, [(mid,) for mid in dict.fromkeys(mid for mid, _ in final)]),
@@ -198,22 +216,24 @@ def write_batch_statements(
     return [(sql, rows) for sql, rows in steps if rows]
 
 
-def _message_rows(batch: WriteBatch) -> list[tuple[Any, ...]]:
-    return [
-        (
-            m.id,
-            m.received_at,
-            m.sender,
-            m.message_id,
-            m.session_id,
-            m.client,
-            m.auth_user,
-            m.purpose,
-            m.topic,
-            m.data,
-        )
-        for m in batch.messages
-    ]
+def _message_rows(batch: WriteBatch, pieces_from: int | None) -> list[tuple[Any, ...]]:
+    large = {m.id for m in written_in_pieces(batch, pieces_from)}
+    return [_message_row(m, m.stored()) for m in batch.messages if m.id not in large]
+
+
+def _message_row(m: SpoolMessage, data: bytes | int) -> tuple[Any, ...]:
+    return (
+        m.id,
+        m.received_at,
+        m.sender,
+        m.message_id,
+        m.session_id,
+        m.client,
+        m.auth_user,
+        m.purpose,
+        m.topic,
+        data,
+    )
 
 
 def _recipient_rows(batch: WriteBatch, holder: str) -> list[tuple[Any, ...]]:

@@ -33,6 +33,8 @@ DUE_RECIPIENTS = (
 )
 
 
+PIECES_FROM = 256 * 1024
+"""Messages from this size on are written by blob I/O; below it binding is cheaper."""
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Bytes the WAL file is cut back to after a checkpoint: without it, one burst leaves a WAL
 as large as the burst on disk for good (SQLite's journal_size_limit, default unbounded)."""
@@ -69,9 +71,22 @@ class SqliteConnection:
                 for row in rows:
                     yield row
 
+    async def write_spool_data(self, message: SpoolMessage) -> None:
+        """head + data into the zeroblob row INSERT_SPOOL_MESSAGE_SIZED made, straight into
+        the pages. aiosqlite has no blob API: `_execute` runs this on its connection thread."""
+        await self._db._execute(_write_spool_data, self._db._conn, message)
+
+
+def _write_spool_data(conn: sqlite3.Connection, message: SpoolMessage) -> None:
+    [(rowid,)] = conn.execute("SELECT rowid FROM spool_message WHERE id = ?", (message.id,))
+    with conn.blobopen("spool_message", "data", rowid) as blob:
+        blob.write(message.head)
+        blob.write(message.data)
+
 
 class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
     dialect = SQLITE
+    pieces_from = PIECES_FROM
 
     def __init__(self, url: str, *, synchronous: str = "FULL") -> None:
         self.url = url
@@ -159,6 +174,10 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
                 if db.in_transaction:
                     await db.execute("ROLLBACK")
                 raise
+
+    async def write_pieces(self, db: Connection, message: SpoolMessage) -> None:
+        assert isinstance(db, SqliteConnection)
+        await db.write_spool_data(message)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connection]:

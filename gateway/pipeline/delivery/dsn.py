@@ -49,7 +49,7 @@ def build_dsn(message: SpoolMessage, failed: Sequence[tuple[str, str]], hostname
         + _human_text(message, failed, hostname).encode(),
         b"Content-Type: message/delivery-status\r\n\r\n"
         + _status_fields(message, failed, hostname),
-        b"Content-Type: text/rfc822-headers\r\n\r\n" + header_block(message.data),
+        b"Content-Type: text/rfc822-headers\r\n\r\n" + message.head + header_block(message.data),
     ]
     body = b"".join(b"--" + boundary.encode() + b"\r\n" + part + b"\r\n" for part in parts)
     return head + body + b"--" + boundary.encode() + b"--\r\n"

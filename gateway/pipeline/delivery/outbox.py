@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,16 +23,20 @@ def _envelope_fields(sender: str, recipient: str) -> bytes:
     return f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode()
 
 
-def write_eml(directory: Path, name: str, sender: str, recipient: str, content: bytes) -> Path:
+def write_eml(
+    directory: Path, name: str, sender: str, recipient: str, content: Sequence[bytes]
+) -> Path:
+    """`content`'s pieces one after the other: a large message is written, not joined."""
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{name}.eml"
     temp = directory / f".{name}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     try:
         os.write(fd, _envelope_fields(sender, recipient))
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view) :]
+        for piece in content:
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -45,7 +50,7 @@ def write_eml(directory: Path, name: str, sender: str, recipient: str, content: 
 
 
 async def deliver_to_outbox(
-    directory: Path, name: str, sender: str, recipient: str, content: bytes
+    directory: Path, name: str, sender: str, recipient: str, content: Sequence[bytes]
 ) -> Path:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(

@@ -66,7 +66,9 @@ class RetryPolicy:
         return ceiling * random.uniform(0.5, 1.0)
 
 
-Sender = Callable[[SpoolMessage, list[SpoolRecipient], bytes, str], Awaitable[dict[str, Outcome]]]
+Pieces = tuple[bytes, ...]
+"""A message as it is sent: its parts in order, never joined (issue 11: held once)."""
+Sender = Callable[[SpoolMessage, list[SpoolRecipient], Pieces, str], Awaitable[dict[str, Outcome]]]
 """(message, recipients, bytes, envelope sender) -> outcome per recipient."""
 
 
@@ -252,7 +254,7 @@ class Delivery:
         self.erased_since.note([*(r.address for r in message.recipients), message.sender])
 
     async def _send_outbox(
-        self, message: SpoolMessage, recipients: list[SpoolRecipient], content: bytes, sender: str
+        self, message: SpoolMessage, recipients: list[SpoolRecipient], content: Pieces, sender: str
     ) -> dict[str, Outcome]:
         outcomes = {}
         for index, recipient in enumerate(recipients):
@@ -268,7 +270,7 @@ class Delivery:
         return outcomes
 
     async def _send_smtp(
-        self, message: SpoolMessage, recipients: list[SpoolRecipient], content: bytes, sender: str
+        self, message: SpoolMessage, recipients: list[SpoolRecipient], content: Pieces, sender: str
     ) -> dict[str, Outcome]:
         assert self._pool is not None
         addresses = [r.address for r in recipients]
@@ -296,22 +298,23 @@ class Delivery:
         raise AssertionError("unreachable")
 
 
-def _groups(message: SpoolMessage, split: bool) -> list[tuple[bytes, list[SpoolRecipient]]]:
+def _groups(message: SpoolMessage, split: bool) -> list[tuple[Pieces, list[SpoolRecipient]]]:
     """Recipients that get the same bytes share one upstream transaction; with VERP
     (`split`) every recipient has an envelope sender, so a transaction, of its own."""
+    head, data = message.head, message.data
     if split:
-        return [(r.content(message.data), [r]) for r in message.recipients]
+        return [(r.pieces(head, data), [r]) for r in message.recipients]
     plain = [r for r in message.recipients if not r.prefix and r.data is None]
-    groups = [(message.data, plain)] if plain else []
+    groups = [(SpoolRecipient("").pieces(head, data), plain)] if plain else []
     groups += [
-        (r.content(message.data), [r]) for r in message.recipients if r.prefix or r.data is not None
+        (r.pieces(head, data), [r]) for r in message.recipients if r.prefix or r.data is not None
     ]
     return groups
 
 
-def _mail_options(message: SpoolMessage, addresses: list[str], content: bytes) -> list[str]:
+def _mail_options(message: SpoolMessage, addresses: list[str], content: Pieces) -> list[str]:
     options = []
-    if not content.isascii():
+    if not all(piece.isascii() for piece in content):
         options.append("BODY=8BITMIME")  # RFC 6152
     if not message.sender.isascii() or not all(a.isascii() for a in addresses):
         options.append("SMTPUTF8")  # RFC 6531

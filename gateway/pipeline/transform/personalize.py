@@ -128,8 +128,9 @@ class Personalizer:
         # RFC 8058 one-click needs HTTPS: without it only the RFC 2369 field is given.
         return [("List-Unsubscribe", f"<{url}>, <{mailto}>")]
 
-    async def sign(self, prefix: bytes, data: bytes) -> bytes:
-        """The prefix with a DKIM-Signature over prefix + data in front, when configured."""
+    async def sign(self, prefix: bytes, head: bytes, data: bytes) -> bytes:
+        """The prefix with a DKIM-Signature over prefix + head + data in front, when
+        configured (no copy of the message without a signer)."""
         if self.signer is None:
             return prefix
-        return await self.signer.sign(prefix + data) + prefix
+        return await self.signer.sign(prefix + head + data) + prefix
