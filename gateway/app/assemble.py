@@ -121,6 +121,7 @@ async def assemble(
     metrics = Metrics()
     audit = Audit(writer, instance=store.holder, metrics=metrics)
     key = await erasure_key(store, config)
+    writer.chain_key = key  # the decision chain digests addresses as `forget` would
     signing = await report_keys(store)
     personalizer = replace(personalizer, ref_key=signing[0])
     delivery = _delivery(config, store, writer, audit, target, hostname, key, signing, metrics)

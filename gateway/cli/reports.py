@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gateway.cli.commands import Commands
 from gateway.config import Config
+from gateway.consent.erasure import erasure_key
 from gateway.pipeline.audit import Audit
 from gateway.pipeline.brake import Brake
 from gateway.pipeline.report_mailbox import describe
@@ -47,6 +48,7 @@ def register(cmds: Commands) -> None:
 
 async def cmd_reports_ingest(args: argparse.Namespace, config: Config, store: Store) -> int:
     writer = Writer(store)
+    writer.chain_key = await erasure_key(store, config)  # the decision chain's digests
     writer.start()
     try:
         audit = Audit(writer, instance=socket.getfqdn())

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 
 from gateway.pipeline.diskspace import DiskSpace
 from gateway.pipeline.events import EventSource
 from gateway.pipeline.replies import DISK_LOW
 from gateway.store import Store
+from gateway.store.chain import Link
 from gateway.store.records import (
     Decision,
     RecipientUpdate,
@@ -56,6 +58,11 @@ class Writer:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self.chain_key: bytes | None = None
+        """The erasure key (`retention.erasure_key`) the decision chain digests addresses
+        with; unset = the one the store keeps, as gateway/consent/erasure.py makes it."""
+        self._links: dict[str, Link] = {}
+        """Each instance's chain head: this writer is the only one extending it."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="gatekeeper-writer")
@@ -145,6 +152,7 @@ class Writer:
     async def _commit(self, batch: WriteBatch, waiters: list[asyncio.Future[None]]) -> None:
         try:
             if batch:  # a waiter on an empty batch waits only for the commits before it
+                await self._link(batch.decisions)
                 await self._store.commit(batch)
         except Exception as exc:  # the store is down: the sessions answer 451, nothing is lost
             log.exception("store commit failed (%d messages)", len(batch.messages))
@@ -161,6 +169,20 @@ class Writer:
             if not waiter.done():
                 waiter.set_result(None)
         self._unattended.difference_update(m.id for m in batch.messages)
+
+    async def _link(self, decisions: list[Decision]) -> None:
+        """Chain the rows not chained yet (docs/accountability.md), in the order they are
+        inserted; rows a failed commit handed back keep their link, so the retry writes them
+        as they were. A head is read from the store once, at the first row of its instance."""
+        fresh = [d for d in decisions if not d.chain_hash]
+        for instance in {d.instance for d in fresh} - self._links.keys():
+            key = self.chain_key
+            if key is None:
+                key = (await self._store.meta("erasure_key", secrets.token_hex(32))).encode()
+            n, head = await self._store.chain_head(instance)
+            self._links[instance] = Link(key, n, head)
+        for decision in fresh:
+            self._links[decision.instance].link(decision)
 
     async def _probe(self) -> None:
         """After a failed commit with nothing left to write (the sessions' messages were

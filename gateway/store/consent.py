@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from itertools import islice
 
 from gateway.policy.facts import RecipientFacts
+from gateway.store.chain_store import INSERT_ANCHOR, PURGE_CUTS, PURGE_PREFIX
 from gateway.store.consent_sql import (
     CONTACT_VIEW_QUERIES,
     DECISION_DETAILS,
@@ -25,7 +26,6 @@ from gateway.store.consent_sql import (
     INSERT_SUPPRESSION,
     META_DEFAULT,
     META_VALUE,
-    PURGE_DECISIONS,
     SET_DETAIL,
     SUPPRESSIONS_OF,
     SUPPRESSIONS_OF_KEYS,
@@ -174,7 +174,7 @@ class ConsentSide(Engine):
 
     async def purge(self, decisions_before: str, inactive_before: str, now: str) -> dict[str, int]:
         async with self.transaction() as db:
-            decisions = await db.execute(PURGE_DECISIONS, (decisions_before,))
+            decisions = await _purge_chains(db, decisions_before, now)
             expired = [tuple(r) for r in await db.fetch(INACTIVE_CONSENTS, (inactive_before,) * 4)]
             await db.executemany(
                 INSERT_EVENT,
@@ -182,6 +182,18 @@ class ConsentSide(Engine):
             )
             await db.executemany(DELETE_CONSENT, expired)
         return {"decisions": decisions, "consents_expired": len(expired)}
+
+
+async def _purge_chains(db: Connection, before: str, now: str) -> int:
+    """Delete each instance's rows up to its newest one older than `before` (a prefix of its
+    chain), and leave that row's position and hash as the anchor the rest links to."""
+    deleted = 0
+    for instance, seq, n, head, _time in await db.fetch(PURGE_CUTS, (before,)):
+        count = await db.execute(PURGE_PREFIX, (instance, seq))
+        deleted += count
+        if head:  # a row from before the chain: the chain's first row links to GENESIS
+            await db.execute(INSERT_ANCHOR, (instance, n, head, now, "purge", count))
+    return deleted
 
 
 async def _record_events(db: Connection, events: Sequence[ConsentEvent]) -> None:

@@ -257,7 +257,6 @@ INACTIVE_CONSENTS = (
 
 META_DEFAULT = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
 META_VALUE = "SELECT value FROM meta WHERE name = ?"
-PURGE_DECISIONS = "DELETE FROM decision WHERE time < ?"
 DELETE_CONSENT = "DELETE FROM consent WHERE address = ? AND topic = ?"
 DELETE_EMPTY_MESSAGES = (
     "DELETE FROM spool_message WHERE NOT EXISTS"

@@ -6,10 +6,11 @@ SMTP sessions at once; see gateway/pipeline/writer.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Protocol
 
 from gateway.policy.facts import RecipientFacts
+from gateway.store.chain import Anchor, ChainRow
 from gateway.store.records import (
     ConsentEvent,
     ContactRow,
@@ -178,3 +179,20 @@ class Store(Protocol):
     async def purge(self, decisions_before: str, inactive_before: str, now: str) -> dict[str, int]:
         """Retention: decisions older than `decisions_before` deleted; consents of contacts
         inactive since before `inactive_before` removed, each recorded as an `expire` event."""
+
+    # -- the decision log's hash chain (docs/accountability.md) ------------------------------
+    async def chain_head(self, instance: str) -> tuple[int, str]:
+        """(position, hash) the instance's next decision row links to."""
+
+    async def chain_instances(self) -> list[str]: ...
+
+    async def chain_anchors(self, instance: str) -> list[Anchor]:
+        """Purge anchors and recorded checkpoints of the instance, by position."""
+
+    async def chain_legacy_seq(self) -> int:
+        """The last decision row written before the chain existed (0: none)."""
+
+    def chain_rows(self, instance: str, since: str | None = None) -> AsyncIterator[ChainRow]:
+        """The instance's rows in seq order (from its first row at or after `since`)."""
+
+    async def save_anchor(self, anchor: Anchor, rows: int = 0) -> None: ...

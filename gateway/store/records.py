@@ -65,6 +65,11 @@ class Decision:
     queue_id: str = ""
     detail: str = ""
     """Free text for operators: upstream reply, other reasons that applied, warnings."""
+    chain_n: int = 0
+    chain_prev: str = ""
+    chain_hash: str = ""
+    """The row's place in its instance's hash chain (gateway/store/chain.py): internal, never
+    in the public fields."""
 
     def public(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in DECISION_FIELDS}

@@ -174,6 +174,27 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX event_created ON event (created_at, id);
     """,
+    # The decision log as a hash chain per instance (docs/accountability.md): each row's
+    # place, the previous row's hash and its own; where a chain resumes after a purge and
+    # the checkpoints it must still reach; and the last row written before the chain, which
+    # alone may carry no link.
+    """
+    ALTER TABLE decision ADD COLUMN chain_n BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE decision ADD COLUMN chain_prev TEXT NOT NULL DEFAULT '';
+    ALTER TABLE decision ADD COLUMN chain_hash TEXT NOT NULL DEFAULT '';
+    CREATE INDEX decision_chain ON decision (instance, seq);
+    CREATE TABLE chain_anchor (
+        instance TEXT NOT NULL,
+        n BIGINT NOT NULL,
+        head TEXT NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        rows BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (instance, kind, n)
+    );
+    INSERT INTO meta (name, value)
+        SELECT 'chain_legacy_seq', CAST(coalesce(max(seq), 0) AS TEXT) FROM decision;
+    """,
 )
 
 

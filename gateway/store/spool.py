@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from gateway.store.dialect import Connection, Engine
+from gateway.store.chain_store import ChainSide
+from gateway.store.dialect import Connection
 from gateway.store.records import (
     Decision,
     DecisionQuery,
@@ -37,7 +38,9 @@ from gateway.store.sql import (
 )
 
 
-class SpoolSide(Engine):
+class SpoolSide(ChainSide):
+    """The spool and the decision log (ChainSide: the log's hash chain)."""
+
     holder = ""
     """This instance's name: recipients it spools or claims are held by it (docs/fleet.md)."""
 

@@ -21,7 +21,15 @@ from gateway.store.records import (
     WriteBatch,
 )
 
-DECISION_COLUMNS: tuple[str, ...] = (*DECISION_FIELDS, "queue_id", "detail")
+DECISION_COLUMNS: tuple[str, ...] = (
+    *DECISION_FIELDS,
+    "queue_id",
+    "detail",
+    "chain_n",
+    "chain_prev",
+    "chain_hash",
+)
+"""The chain columns (store/chain.py) are read back into a Decision but never public."""
 
 _EQUAL_FILTERS = ("action", "reason", "recipient", "purpose", "jurisdiction", "sender", "phase")
 

@@ -27,6 +27,7 @@ TABLES = (
     "instance",
     "event",
     "hook_seen",
+    "chain_anchor",
 )
 
 
