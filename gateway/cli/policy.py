@@ -14,12 +14,18 @@ from gateway.config import Config, ConfigError
 from gateway.consent.erasure import erasure_key
 from gateway.pipeline.classify import Classification, classify_message, stream_for
 from gateway.pipeline.content import ContentReader
-from gateway.pipeline.decide import Decider, message_facts
+from gateway.pipeline.decide import Decider, engine_settings, message_facts
 from gateway.pipeline.receive import parse_headers
+from gateway.pipeline.replay import DECIDED_PHASES, replay
+from gateway.pipeline.shadow import PHASE, summarise_rows, summary_lines
 from gateway.pipeline.transform.personalize import Personalizer
 from gateway.policy import Verdict, describe, lint
-from gateway.startup import load_configured_policies, policy_directory
+from gateway.startup import load_checked_policies, load_configured_policies, policy_directory
 from gateway.store import Store
+from gateway.store.records import Decision, DecisionQuery
+from gateway.timefmt import parse_time
+
+DIFF_PAGE = 1000
 
 
 def register(cmds: Commands) -> None:
@@ -42,6 +48,23 @@ def register(cmds: Commands) -> None:
     )
     show.add_argument("code")
     cmds.command("lint", cmd_policy_lint, "check the policy files", parent=policy, sync=True)
+    diff = cmds.command(
+        "diff",
+        cmd_policy_diff,
+        "what the shadow policy set (policy.shadow_directory) decided otherwise",
+        parent=policy,
+        readonly=True,
+    )
+    diff.add_argument("--since", default="7d", help="duration back (7d) or ISO time")
+    replay = cmds.command(
+        "replay",
+        cmd_policy_replay,
+        "decide recorded traffic again under a candidate policy directory, offline",
+        parent=policy,
+        readonly=True,
+    )
+    replay.add_argument("--directory", type=Path, required=True, help="the candidate set")
+    replay.add_argument("--since", default="30d", help="duration back (30d) or ISO time")
 
 
 async def cmd_check(args: argparse.Namespace, config: Config, store: Store) -> int:
@@ -120,3 +143,32 @@ def cmd_policy_lint(args: argparse.Namespace, config: Config) -> int:
         print(problem, file=sys.stderr)
     print(f"{directory}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
     return 1 if problems else 0
+
+
+async def cmd_policy_diff(args: argparse.Namespace, config: Config, store: Store) -> int:
+    """The recorded `shadow` rows since a time, summarised beside the decisions compared."""
+    since = parse_time(args.since)
+    counts = dict((await store.decision_counts(since)).get("phase", []))
+    compared = sum(counts.get(phase, 0) for phase in DECIDED_PHASES)
+    rows: list[tuple[int, Decision]] = []
+    after = None
+    while page := await store.decisions(
+        DecisionQuery(since=since, phase=PHASE, after=after, limit=DIFF_PAGE)
+    ):
+        rows += page
+        after = page[-1][0]
+    if not config.policy.shadow_directory:
+        print("note: policy.shadow_directory is not set: no new shadow rows are recorded")
+    print("\n".join(summary_lines(summarise_rows(rows, compared), f"since {since}")))
+    return 0
+
+
+async def cmd_policy_replay(args: argparse.Namespace, config: Config, store: Store) -> int:
+    """Recorded decisions since a time decided again under `--directory`: the summary of
+    `policy diff`, live verdict as recorded against the candidate's."""
+    live = load_configured_policies(config)
+    candidate = load_checked_policies(config, args.directory)
+    since = parse_time(args.since)
+    summary = await replay(store, live, candidate, engine_settings(config), since)
+    print("\n".join(summary_lines(summary, f"{args.directory} since {since}")))
+    return 0

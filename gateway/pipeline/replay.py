@@ -6,10 +6,11 @@ are replayed from its history (consent/history.py). Suppressions count from thei
 `created_at`; a contact, a relationship or an engagement recorded after the decision did not
 exist yet. What the store keeps only as its latest value (a relationship's last purchase,
 the last engagement) is taken when it is older than the decision and left out when newer.
-The body is not kept: a decision made at DATA is replayed with the content as the live
-decision found it (a content requirement counts as missing only when the live row names
-its reason). Each live row is compared with the candidate's verdict as `shadow` rows are,
-so a replay of the traffic a shadow set saw counts the same differences.
+The body, subject and category are not kept: a decision made at DATA is replayed with the
+content as the live decision found it (a content requirement counts as missing only when the
+live row names its reason), the subject label and product similarity likewise. Each live
+row is compared with the candidate's verdict as `shadow` rows are, so a replay of the
+traffic a shadow set saw counts the same differences.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ async def replay(
             moment = parse_time(row.time)
             assert moment is not None
             facts = facts_as_of(row.recipient, contacts[row.recipient], moment)
-            message = recorded_message(row, labels)
+            message = recorded_message(row, labels, facts)
             summary.decisions += 1
             verdict = decide(candidate, facts, message, now=moment, settings=settings)
             if differs(verdict, row):
@@ -107,13 +108,17 @@ async def replay(
     return summary
 
 
-def recorded_message(row: Decision, labels: str) -> MessageFacts:
-    """The message as far as its row records it. The subject is not kept: `labels` (every
-    subject-label word of both sets) stands for it unless the live row says one was missing."""
+def recorded_message(row: Decision, labels: str, facts: RecipientFacts) -> MessageFacts:
+    """The message as far as its row records it. The subject and the category are not
+    kept: `labels` (every subject-label word of both sets) stands for the subject unless the
+    live row says one was missing, and a category of the recipient's relationships for the
+    message's unless the live row found it dissimilar."""
     named = f"{row.reason} {row.detail}"
+    categories = sorted({c for r in facts.relationships for c in r.categories})
     return MessageFacts(
         purpose=row.purpose,
         topic=row.topic or None,
+        category=None if "dissimilar" in named or not categories else categories[0],
         subject="" if "missing-subject-label" in named else labels,
         content=RecordedContent(named) if row.phase == "data" else None,
     )
