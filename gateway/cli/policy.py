@@ -16,16 +16,13 @@ from gateway.pipeline.classify import Classification, classify_message, stream_f
 from gateway.pipeline.content import ContentReader
 from gateway.pipeline.decide import Decider, engine_settings, message_facts
 from gateway.pipeline.receive import parse_headers
-from gateway.pipeline.replay import DECIDED_PHASES, replay
-from gateway.pipeline.shadow import PHASE, summarise_rows, summary_lines
+from gateway.pipeline.replay import replay
+from gateway.pipeline.shadow import recorded_summary, summary_lines
 from gateway.pipeline.transform.personalize import Personalizer
 from gateway.policy import Verdict, describe, lint
 from gateway.startup import load_checked_policies, load_configured_policies, policy_directory
 from gateway.store import Store
-from gateway.store.records import Decision, DecisionQuery
 from gateway.timefmt import parse_time
-
-DIFF_PAGE = 1000
 
 
 def register(cmds: Commands) -> None:
@@ -148,18 +145,10 @@ def cmd_policy_lint(args: argparse.Namespace, config: Config) -> int:
 async def cmd_policy_diff(args: argparse.Namespace, config: Config, store: Store) -> int:
     """The recorded `shadow` rows since a time, summarised beside the decisions compared."""
     since = parse_time(args.since)
-    counts = dict((await store.decision_counts(since)).get("phase", []))
-    compared = sum(counts.get(phase, 0) for phase in DECIDED_PHASES)
-    rows: list[tuple[int, Decision]] = []
-    after = None
-    while page := await store.decisions(
-        DecisionQuery(since=since, phase=PHASE, after=after, limit=DIFF_PAGE)
-    ):
-        rows += page
-        after = page[-1][0]
     if not config.policy.shadow_directory:
         print("note: policy.shadow_directory is not set: no new shadow rows are recorded")
-    print("\n".join(summary_lines(summarise_rows(rows, compared), f"since {since}")))
+    summary = await recorded_summary(store, since)
+    print("\n".join(summary_lines(summary, f"since {since}")))
     return 0
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from gateway.consent.history import consents_as_of
 from gateway.pipeline.replies import ADDRESS_RULE
-from gateway.pipeline.shadow import Difference, Summary, differs, live_label
+from gateway.pipeline.shadow import DECIDED_PHASES, PAGE, Difference, Summary, differs, live_label
 from gateway.policy import (
     Consent,
     MessageFacts,
@@ -37,10 +37,6 @@ from gateway.policy.requirements import SubjectLabel
 from gateway.store import Store
 from gateway.store.facts_sql import parse_time
 from gateway.store.records import ContactView, Decision, DecisionQuery
-
-PAGE = 1000
-DECIDED_PHASES = ("rcpt", "data")
-"""The phases the policy engine decides; delivery outcomes and shadow rows are not."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from gateway.policy import Verdict
-from gateway.store.records import Decision
+from gateway.store import Store
+from gateway.store.records import Decision, DecisionQuery
 
 PHASE = "shadow"
 LIVE = "live "
@@ -22,6 +23,9 @@ GROUPS = ("jurisdiction", "purpose", "rule", "reason", "change")
 """What a summary counts the differences by ("reason": the candidate's action and basis or
 reason; "change": live verdict -> candidate verdict)."""
 EXAMPLES = 10
+DECIDED_PHASES = ("rcpt", "data")
+"""The phases the policy engine decides; delivery outcomes and shadow rows are not."""
+PAGE = 1000
 """Example decisions a summary keeps."""
 
 
@@ -140,6 +144,20 @@ def summarise_rows(rows: list[tuple[int, Decision]], compared: int) -> Summary:
         if row.phase == PHASE:
             summary.add(Difference.of_row(seq, row))
     return summary
+
+
+async def recorded_summary(store: Store, since: str | None) -> Summary:
+    """`policy diff` and /ops/shadow: the `shadow` rows since a time, beside how many live
+    decisions were made in that time."""
+    counts = dict((await store.decision_counts(since)).get("phase", []))
+    rows: list[tuple[int, Decision]] = []
+    after = None
+    while page := await store.decisions(
+        DecisionQuery(since=since, phase=PHASE, after=after, limit=PAGE)
+    ):
+        rows += page
+        after = page[-1][0]
+    return summarise_rows(rows, sum(counts.get(phase, 0) for phase in DECIDED_PHASES))
 
 
 def summary_lines(summary: Summary, title: str) -> list[str]:

@@ -17,6 +17,7 @@ from gateway.web.ops_html import redirect
 from gateway.web.ops_instances import instances_page
 from gateway.web.ops_senders import resume, senders_page
 from gateway.web.ops_session import login, login_page, logout, signed_in
+from gateway.web.ops_shadow import shadow_page
 
 
 def add_routes(app: web.Application) -> None:
@@ -30,6 +31,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ops/contacts", signed_in(contact_page))
     app.router.add_get("/ops/queue", signed_in(queue_page))
     app.router.add_get("/ops/instances", signed_in(instances_page))
+    app.router.add_get("/ops/shadow", signed_in(shadow_page))
     app.router.add_get("/ops/senders", signed_in(senders_page))
     app.router.add_post("/ops/senders/resume", signed_in(resume))
     app.router.add_get("/ops/events", signed_in(events_page))

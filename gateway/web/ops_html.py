@@ -62,6 +62,7 @@ def navigation(session: Session | None) -> str:
         '<a href="/ops/contacts">Contacts</a><a href="/ops/queue">Queue</a>'
         '<a href="/ops/instances">Instances</a>'
         '<a href="/ops/senders">Senders</a><a href="/ops/events">Events</a>'
+        '<a href="/ops/shadow">Shadow</a>'
         f'<form method="post" action="/ops/logout"><input type="hidden" name="csrf" '
         f'value="{escape(session.csrf)}"><button type="submit">Sign out '
         f"{escape(session.user)}</button></form></nav>"

@@ -16,6 +16,7 @@ from gateway.store.records import ContactRow, DecisionQuery
 from tests.support.cli import run_cli
 from tests.support.config import gateway_sections, write_config
 from tests.support.messages import send
+from tests.support.ops_pages import TOKEN, client, sign_in
 from tests.support.seed import seed_contact
 from tests.support.servers import Upstream
 from tests.support.waiting import settled
@@ -82,7 +83,9 @@ async def run_traffic(gateway_factory, directory: Path, shadow: Path | None):
     try:
         policy = {"shadow_directory": str(shadow)} if shadow else {}
         store = {"url": f"sqlite:///{directory / 'gatekeeper.db'}"}
-        gw = await gateway_factory(upstream.url, identity=IDENTITY, policy=policy, store=store)
+        gw = await gateway_factory(
+            upstream.url, identity=IDENTITY, policy=policy, store=store, http={"admin_token": TOKEN}
+        )
         await gw.store.import_contacts(
             [customer(a, "CZ", 18) for a in OLD_CZ]
             + [customer("recent@shop.cz", "CZ", 3), customer("old@shop.de", "DE", 18)]
@@ -161,3 +164,14 @@ async def test_stricter_cz_soft_opt_in_in_the_shadow(gateway_factory, tmp_path):
     assert counts(replay.stdout) == counts(diff.stdout)
     assert "note:" not in replay.stdout  # the live set reproduces every recorded verdict
     assert replay.stdout.count("] allow soft-opt-in rule cz.marketing.soft-opt-in -> deny") == 4
+
+    base = f"http://127.0.0.1:{gw.http_port}"
+    async with client() as http:
+        await sign_in(http, base)
+        async with http.get(f"{base}/ops/shadow") as reply:
+            assert reply.status == 200
+            page = await reply.text()
+    assert f"<p>4 of {live_rows} decisions since " in page
+    assert "<tr><td>cz.marketing.soft-opt-in</td><td>4</td></tr>" in page
+    first = min(seq for seq, d in await gw.store.decisions(DecisionQuery(phase="shadow")))
+    assert f'<a href="/ops/decisions/{first}">#{first}</a>' in page
