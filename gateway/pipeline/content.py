@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 
 from gateway.config import Config
 from gateway.pipeline.mime import TextPart, part_text
@@ -42,6 +43,8 @@ PROMOTIONAL_MARKERS: tuple[str, ...] = (
 )
 
 _TAG = re.compile(r"<[^>]*>")
+_WINDOW = 256 * 1024
+"""Bytes of an unparsed body decoded at a time when looking for promotional markers."""
 _ANCHOR = re.compile(
     r"""<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)[^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL
 )
@@ -86,7 +89,10 @@ class ContentReader:
                 return [(data.decode("utf-8", "replace"), False)]
             return [(part_text(data, part), part.subtype == "html") for part in parts]
 
-        return BodyFindings(texts, subject, self.identity, self.unsubscribe_base, parts)
+        findings = BodyFindings(texts, subject, self.identity, self.unsubscribe_base, parts)
+        if parts is None:
+            findings.marker_texts = lambda: _windows(data)
+        return findings
 
     def as_sent(self, findings: BodyFindings, footer: bool) -> Content:
         """What the body will show once transformed: the content rules judge that. The
@@ -116,6 +122,9 @@ class BodyFindings:
         self._subject = subject
         self._identity = identity
         self._unsubscribe_base = unsubscribe_base
+        self.marker_texts: Callable[[], Iterator[str]] = lambda: (p.text for p in self._parts)
+        """Where the markers are looked for: an unparsed body a window at a time (`_windows`),
+        so that a large one is not decoded and case-folded whole (issue 11: held once)."""
 
     @cached_property
     def _parts(self) -> list[_Part]:
@@ -142,7 +151,7 @@ class BodyFindings:
 
     @cached_property
     def promotional_markers(self) -> tuple[str, ...]:
-        return _markers(self._subject, *(p.text for p in self._parts))
+        return _markers([self._subject], self.marker_texts())
 
     @property
     def promotional(self) -> bool:
@@ -180,6 +189,16 @@ class _Part:
     """The decoded part as written (HTML keeps its tags, for links)."""
     text: str
     """What a reader sees: tags stripped, entities decoded."""
+
+
+def _windows(data: bytes) -> Iterator[str]:
+    """`data` decoded whole lines at a time: a line end is a character boundary in UTF-8 and
+    no marker spans lines, so the markers found are those of the whole text."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", min(start + _WINDOW, len(data)) - 1) + 1 or len(data)
+        yield data[start:end].decode("utf-8", "replace")
+        start = end
 
 
 def _visible(raw: str, is_html: bool) -> str:
@@ -221,11 +240,12 @@ def _has_unsubscribe(part: _Part, unsubscribe_base: str | None) -> bool:
     return any(_URL.search(line) and _mentions_unsubscribe(line) for line in part.text.splitlines())
 
 
-def _markers(*texts: str) -> tuple[str, ...]:
+def _markers(*sources: Iterable[str]) -> tuple[str, ...]:
     """Markers found as whole words; str.find per marker, which is far cheaper than one
-    alternation regex tried at every position of a long body."""
+    alternation regex tried at every position of a long body. Texts are taken one at a time
+    (a window of a large body is dropped before the next is decoded)."""
     found = set()
-    for text in texts:
+    for text in chain.from_iterable(sources):
         lowered = text.casefold()
         for marker in PROMOTIONAL_MARKERS:
             start = lowered.find(marker)
