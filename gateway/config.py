@@ -187,6 +187,15 @@ class LoggingConfig:
 
 
 @dataclass
+class LogConfig:
+    """The decision log's accountability keys (docs/design.md §11)."""
+
+    signing_key_file: str | None = None
+    """Ed25519 private key (PEM, PKCS#8: `openssl genpkey -algorithm ed25519`) that signs
+    checkpoints and proof documents; unset = they are exported unsigned."""
+
+
+@dataclass
 class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     streams: list[Stream] = field(default_factory=list)
@@ -200,6 +209,7 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    log: LogConfig = field(default_factory=LogConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
     complaints: ComplaintsConfig = field(default_factory=ComplaintsConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)

@@ -12,6 +12,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("dkim", "key_file"),
     ("policy", "directory"),
     ("policy", "shadow_directory"),
+    ("log", "signing_key_file"),
 )
 """Keys naming a file or directory: in a config file, relative to that file's directory."""
 

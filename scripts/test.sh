@@ -21,6 +21,7 @@ command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v ruby >/dev/null || need_apt+=(ruby)
 command -v php >/dev/null || need_apt+=(php-cli)
+command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)  # tests/cli/test_contacts_export.py
 [ -f /usr/share/php/libphp-phpmailer/autoload.php ] || need_apt+=(libphp-phpmailer)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gateway.addresses import canonical, check
+from gateway.cli import contacts_export
 from gateway.cli.commands import Commands
 from gateway.config import Config
 from gateway.consent.contacts import RowError, check_scope, read_contacts, read_csv
@@ -62,11 +63,14 @@ def _register_contacts(cmds: Commands) -> None:
     proof = command(
         "proof",
         cmd_contacts_proof,
-        "the full consent history with proof, as JSON (access requests, audits)",
+        "the full consent history with proof, as JSON (access requests, audits); with "
+        "--message-id or --decision: what was true then, as one signed document",
         parent=contacts,
         readonly=True,
     )
     proof.add_argument("email")
+    contacts_export.add_moment_arguments(proof)
+    contacts_export.register(cmds, contacts)
     forget = command(
         "forget", cmd_forget, "erase an address, keeping a keyed hash that keeps it suppressed"
     )
@@ -165,6 +169,8 @@ def _print_view(view: ContactView) -> None:
 
 
 async def cmd_contacts_proof(args: argparse.Namespace, config: Config, store: Store) -> int:
+    if args.message_id or args.decision is not None:
+        return await contacts_export.cmd_contacts_moment(args, config, store)
     address = canonical(check(args.email))
     view = await store.contact(address)
     if view is None:

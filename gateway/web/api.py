@@ -18,6 +18,7 @@ def add_routes(app: web.Application) -> None:
         ("PUT", "/contacts/{email}", api_contacts.put_contact),
         ("DELETE", "/contacts/{email}", api_contacts.delete_contact),
         ("GET", "/contacts/{email}/proof", api_contacts.get_proof),
+        ("GET", "/contacts/{email}/export", api_contacts.get_export),
         ("POST", "/contacts/{email}/consents", api_contacts.grant_consent),
         ("POST", "/contacts/{email}/consents/{topic}/confirm", api_contacts.confirm_consent),
         ("POST", "/contacts/{email}/consents/{topic}/withdraw", api_contacts.withdraw_consent),
@@ -25,6 +26,7 @@ def add_routes(app: web.Application) -> None:
         ("POST", "/suppressions", api_lists.add_suppression),
         ("DELETE", "/suppressions/{email}", api_lists.remove_suppression),
         ("GET", "/decisions", api_lists.list_decisions),
+        ("GET", "/decisions/{seq}/proof", api_contacts.get_decision_proof),
         ("GET", "/stats", api_lists.stats),
     ]
     for method, path, handler in routes:

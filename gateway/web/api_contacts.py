@@ -10,7 +10,9 @@ from aiohttp import web
 from gateway.addresses import AddressError
 from gateway.consent.contacts import contact_row
 from gateway.consent.erasure import erased_key, erasure_key
-from gateway.consent.proof import proof_document
+from gateway.consent.export import DECISION_LIMIT, PdfUnavailable, export_document, render_pdf
+from gateway.consent.proof import moment_document, proof_document, signed
+from gateway.consent.signing import SigningError
 from gateway.store.records import ConsentEvent
 from gateway.web.api_request import (
     ApiError,
@@ -23,6 +25,7 @@ from gateway.web.api_request import (
     scope_of,
     text_field,
     time_field,
+    whole_number,
 )
 
 CONTACT_FIELDS = (
@@ -47,6 +50,54 @@ async def get_proof(request: web.Request) -> web.Response:
     ctx = context(request)
     view = await existing(ctx, address_of(request.match_info["email"]))
     return web.json_response(proof_document(view))
+
+
+async def get_export(request: web.Request, email: str | None = None) -> web.Response:
+    """A person's data (GDPR art. 15) as JSON or, with `format=pdf`, a readable PDF; `email`
+    when the address comes from elsewhere than the path (the dashboard's query)."""
+    ctx = context(request)
+    address = address_of(request.match_info["email"] if email is None else email)
+    kind = request.query.get("format", "json")
+    if kind not in ("json", "pdf"):
+        raise ApiError(400, "format must be json or pdf")
+    limit = request.query.get("limit", "")
+    cap = whole_number(limit, "limit", high=DECISION_LIMIT) if limit else DECISION_LIMIT
+    document = await export_document(ctx.store, ctx.config, address, cap)
+    if document is None:
+        raise ApiError(404, f"nothing is held about {address}")
+    if kind == "json":
+        return web.json_response(document, dumps=export_json)
+    try:
+        pdf = render_pdf(document)
+    except PdfUnavailable as exc:
+        raise ApiError(503, str(exc)) from exc
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{download_name(address)}.pdf"'},
+    )
+
+
+def export_json(document: object) -> str:
+    return json.dumps(document, ensure_ascii=False)
+
+
+def download_name(address: str) -> str:
+    """A file name from the address with nothing a header or a file system would choke on."""
+    return "data-" + "".join(c if c.isalnum() or c in ".-_" else "_" for c in address)[:120]
+
+
+async def get_decision_proof(request: web.Request) -> web.Response:
+    """What was true for the recipient when decision N was taken, as one signed document."""
+    ctx = context(request)
+    seq = whole_number(request.match_info["seq"], "decision number", low=1)
+    document = await moment_document(ctx.store, ctx.config, seq)
+    if document is None:
+        raise ApiError(404, f"there is no decision number {seq}")
+    try:
+        return web.json_response(signed(document, ctx.config), dumps=export_json)
+    except SigningError as exc:
+        raise ApiError(503, f"cannot sign: {exc}") from exc
 
 
 async def put_contact(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.consent.decision_filters import FILTERS
+from gateway.consent.export import DECISION_LIMIT
 from gateway.web.api_contacts import CONTACT_FIELDS
 from gateway.web.api_request import PAGE_DEFAULT, PAGE_MAX, PREFIX
 
@@ -40,6 +41,17 @@ def contact_paths() -> dict[str, Any]:
         "/contacts/{email}/proof": {
             "parameters": [email],
             "get": op("Full consent history with proof"),
+        },
+        "/contacts/{email}/export": {
+            "parameters": [email],
+            "get": op(
+                "Everything held about the address (GDPR art. 15): JSON, or a readable PDF "
+                "(docs/data-requests.md)",
+                params=[
+                    param("format", "query", "json (default) or pdf", False),
+                    param("limit", "query", f"newest decisions listed, 0..{DECISION_LIMIT}", False),
+                ],
+            ),
         },
         "/contacts/{email}/consents": {
             "parameters": [email],
@@ -93,6 +105,13 @@ def list_paths() -> dict[str, Any]:
             ),
         },
         "/decisions": {"get": op("Decisions, newest first, keyset paged", params=decision_params)},
+        "/decisions/{seq}/proof": {
+            "parameters": [param("seq", "path", "The decision's number (a next_cursor value)")],
+            "get": op(
+                "What was true for the recipient when the decision was taken, signed with "
+                "log.signing_key_file (Ed25519; docs/data-requests.md)"
+            ),
+        },
         "/stats": {
             "get": op(
                 "Decision counts by action, reason, purpose, jurisdiction, phase; queue size",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.web.context import CONTEXT
-from gateway.web.ops_contacts import contact_page, queue_page
+from gateway.web.ops_contacts import contact_export, contact_page, decision_proof, queue_page
 from gateway.web.ops_decisions import decision_page, decisions_page
 from gateway.web.ops_events import events_page, retry
 from gateway.web.ops_guard import GUARD, LoginThrottle, OpsGuard
@@ -29,6 +29,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ops/", signed_in(decisions_page))
     app.router.add_get("/ops/decisions/{seq:\\d+}", signed_in(decision_page))
     app.router.add_get("/ops/contacts", signed_in(contact_page))
+    app.router.add_get("/ops/contacts/export", signed_in(contact_export))
+    app.router.add_get("/ops/decisions/{seq:\\d+}/proof", signed_in(decision_proof))
     app.router.add_get("/ops/queue", signed_in(queue_page))
     app.router.add_get("/ops/instances", signed_in(instances_page))
     app.router.add_get("/ops/shadow", signed_in(shadow_page))

@@ -14,6 +14,7 @@ from aiohttp import web
 from gateway.addresses import AddressError, canonical, check
 from gateway.store.records import ContactView, Decision, DecisionQuery
 from gateway.timefmt import from_epoch
+from gateway.web.api_contacts import get_decision_proof, get_export
 from gateway.web.api_request import ApiError
 from gateway.web.context import CONTEXT
 from gateway.web.ops_html import Session, dl, error_box, link, ops_page, table
@@ -78,8 +79,33 @@ def contact_body(
             "<h3>Consent history</h3>",
             event_table(view.events),
         ]
-    parts += ["<h3>Last decisions</h3>", decisions_table(recent)]
+    parts += ["<h3>Last decisions</h3>", decisions_table(recent), export_links(address)]
     return "".join(parts)
+
+
+def export_links(address: str) -> str:
+    """Everything held about the person (GDPR art. 15), to hand over as it is."""
+    return (
+        "<p>Data on request (GDPR art. 15): "
+        + link(export_url(address, "pdf"), "download as PDF")
+        + " · "
+        + link(export_url(address, "json"), "as JSON")
+        + "</p>"
+    )
+
+
+def export_url(address: str, kind: str) -> str:
+    return "/ops/contacts/export?" + urlencode({"email": address, "format": kind})
+
+
+async def contact_export(request: web.Request, session: Session) -> web.StreamResponse:
+    """The API's export (web/api_contacts.py) behind the dashboard's sign-in."""
+    return await get_export(request, request.query.get("email", ""))
+
+
+async def decision_proof(request: web.Request, session: Session) -> web.StreamResponse:
+    """The API's signed proof at a moment behind the dashboard's sign-in."""
+    return await get_decision_proof(request)
 
 
 async def queue_page(request: web.Request, session: Session) -> web.StreamResponse:
