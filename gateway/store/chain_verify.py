@@ -26,7 +26,7 @@ class ChainCheck:
         self._key = key
         self.instance = instance
         self._legacy_seq = legacy_seq
-        """Rows up to this seq were written before the chain existed (migration 8)."""
+        """Rows up to this seq were written before the chain existed (migration 9)."""
         self.n = anchor.n if anchor else 0
         self.head = anchor.head if anchor else GENESIS
         self._checkpoints = {c.n: c for c in checkpoints if c.n > self.n}
