@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway.policy import default_policy_dir
+import pytest
+
+from gateway.config import ConfigError
 from gateway.store.records import ContactRow, DecisionQuery
 from tests.support.cli import run_cli
 from tests.support.config import gateway_sections, write_config
@@ -19,19 +20,8 @@ from tests.support.messages import send
 from tests.support.ops_pages import TOKEN, client, sign_in
 from tests.support.seed import seed_contact
 from tests.support.servers import Upstream
+from tests.support.shadow import candidate_set
 from tests.support.waiting import settled
-
-LIVE_CZ = """[marketing.soft-opt-in]
-id = "cz.marketing.soft-opt-in"
-cite = "Act 480/2004 Coll. §7(3)"
-window_months = { purchase = 24 }
-"""
-STRICTER_CZ = """[marketing.soft-opt-in]
-id = "cz.marketing.soft-opt-in"
-cite = "Act 480/2004 Coll. §7(3) (candidate: 12 months)"
-window_months = { purchase = 12 }
-"""
-
 
 OFFER = (
     b"From: Shop <news@shop.example>\r\n"
@@ -50,16 +40,6 @@ OLD_CZ = ["old1@shop.cz", "old2@shop.cz"]
 OTHERS = ["recent@shop.cz", "fan@shop.cz", "old@shop.de", "nobody@shop.cz"]
 """Bought 3 months ago; consented; a German customer of 18 months; a stranger."""
 IDENTITY = {"name": "Shop s.r.o.", "postal_address": "Praha 1", "jurisdiction": "cz"}
-
-
-def candidate_set(tmp_path: Path) -> Path:
-    directory = tmp_path / "candidate"
-    shutil.copytree(default_policy_dir(), directory)
-    cz = directory / "cz.toml"
-    text = cz.read_text()
-    assert LIVE_CZ in text
-    cz.write_text(text.replace(LIVE_CZ, STRICTER_CZ))
-    return directory
 
 
 def customer(address: str, country: str, months: int) -> ContactRow:
@@ -116,7 +96,7 @@ def counts(output: str) -> tuple[int, int]:
 
 
 async def test_stricter_cz_soft_opt_in_in_the_shadow(gateway_factory, tmp_path):
-    candidate = candidate_set(tmp_path)
+    candidate = candidate_set(tmp_path / "candidate")
     _, plain_refused, plain_captured = await run_traffic(gateway_factory, tmp_path / "a", None)
     gw, refused, captured = await run_traffic(gateway_factory, tmp_path / "b", candidate)
     assert refused == plain_refused and captured == plain_captured  # live mail as before
@@ -175,3 +155,15 @@ async def test_stricter_cz_soft_opt_in_in_the_shadow(gateway_factory, tmp_path):
     assert "<tr><td>cz.marketing.soft-opt-in</td><td>4</td></tr>" in page
     first = min(seq for seq, d in await gw.store.decisions(DecisionQuery(phase="shadow")))
     assert f'<a href="/ops/decisions/{first}">#{first}</a>' in page
+
+
+async def test_a_typo_in_the_shadow_set_stops_start_up_with_one_line(
+    upstream, gateway_factory, tmp_path
+):
+    candidate = candidate_set(tmp_path / "candidate")
+    cz = candidate / "cz.toml"
+    cz.write_text(cz.read_text().replace("window_months = { purchase = 12 }", "window = 12"))
+    with pytest.raises(ConfigError) as stopped:
+        await gateway_factory(upstream.url, policy={"shadow_directory": str(candidate)})
+    message = str(stopped.value)
+    assert "\n" not in message and "cz.toml" in message and "window" in message
