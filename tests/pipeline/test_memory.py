@@ -18,6 +18,7 @@ import socket
 import tracemalloc
 from pathlib import Path
 
+from tests.support.messages import send
 from tests.support.waiting import wait_until
 
 SIZE = 4 * 1024 * 1024
@@ -69,3 +70,15 @@ async def test_one_large_message_is_held_once_and_given_back(gateway_factory, tm
     finally:
         tracemalloc.stop()
     assert peak - base < 2.25 * SIZE, f"peak {(peak - base) / SIZE:.2f} x the message"
+
+
+async def test_large_message_reaches_the_upstream_byte_for_byte(upstream, gateway_factory):
+    """DATA upstream is dot-stuffed a window at a time (delivery/upstream.py): dot-led lines
+    on both sides of a window's end and at the start of the body arrive as sent."""
+    lines = [b".dot %d " % n + b"y" * 90 + b"\r\n" for n in range(6000)]  # ~600 KB
+    body = b"..two dots\r\n.\r\n" + b"".join(lines) + b"x" * 500 + b"\r\n."
+    data = b"From: <app@example.com>\r\nSubject: big\r\n\r\n" + body + b"\r\n"
+    gw = await gateway_factory(upstream.url, smtp={"max_message_size": 2 * len(data)})
+    assert await asyncio.to_thread(send, gw.smtp_port, ["a@example.org"], data) == {}
+    [captured] = await asyncio.to_thread(upstream.handler.wait_for, 1)
+    assert captured.data.startswith(b"Received: from ") and captured.data.endswith(data)
