@@ -8,6 +8,7 @@ spool claim that needs no row locks because one process owns the file.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -31,6 +32,8 @@ DUE_RECIPIENTS = (
     " (SELECT message_id FROM spool_recipient WHERE next_attempt <= ?"
     " GROUP BY message_id ORDER BY min(next_attempt) LIMIT ?) AND next_attempt <= ?"
 )
+
+log = logging.getLogger(__name__)
 
 
 PIECES_FROM = 256 * 1024
@@ -164,20 +167,13 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
         """The writer connection inside BEGIN IMMEDIATE .. COMMIT (ROLLBACK on any error)."""
         async with self._lock:
             db = self.writer
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                await db.execute("BEGIN IMMEDIATE")
                 yield SqliteConnection(db)
                 await db.execute("COMMIT")
             except BaseException:
-                # A failed COMMIT (busy, disk full) leaves the transaction open: without the
-                # ROLLBACK every later BEGIN on this connection would fail for good.
-                if db.in_transaction:
-                    await db.execute("ROLLBACK")
+                await asyncio.shield(_roll_back(db))
                 raise
-
-    async def write_pieces(self, db: Connection, message: SpoolMessage) -> None:
-        assert isinstance(db, SqliteConnection)
-        await db.write_spool_data(message)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connection]:
@@ -219,3 +215,19 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
                 ids,
             )
         return spool_messages(recipients, messages)
+
+
+async def _roll_back(db: aiosqlite.Connection) -> None:
+    """End whatever transaction a failure or a cancellation left open on `db`.
+
+    A failed COMMIT (busy, disk full) leaves the transaction open, and a cancelled caller
+    leaves its statements queued on aiosqlite's thread, where they still run: BEGIN after
+    the caller is gone. Either way every later BEGIN would fail for good. aiosqlite runs a
+    connection's statements in order, so a no-op first lets the queued ones finish.
+    """
+    try:
+        await db.execute("SELECT 1")
+        if db.in_transaction:
+            await db.execute("ROLLBACK")
+    except Exception as exc:  # the original error is what the caller must see
+        log.warning("rollback after a failed transaction failed: %s", exc)
