@@ -13,20 +13,8 @@ import argparse
 import csv
 from pathlib import Path
 
-COLUMNS = (
-    "email",
-    "country",
-    "source",
-    "consent_topics",
-    "consent_at",
-    "double_opt_in_at",
-    "consent_proof",
-    "customer_kind",
-    "last_purchase_at",
-    "purchase_categories",
-    "last_engaged_at",
-    "objected_scopes",
-)
+from gateway.consent.contacts import COLUMNS
+
 COUNTRIES = ("cz", "pl", "de", "nl", "gb", "us", "ca", "fr")
 
 

@@ -4,6 +4,8 @@ of one envelope (docs/design.md §4)."""
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 
@@ -91,3 +93,14 @@ def matches_glob(address: str, patterns: Iterable[str]) -> bool:
     """Case-insensitive shell-style match: `news@example.com`, `*@marketing.example.com`."""
     lowered = address.lower()
     return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in patterns)
+
+
+ERASED = "erased:"
+"""The prefix of an erased address's keyed digest (`forget`, docs/design.md §4)."""
+ADDRESS_TOKEN = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']*[^\s<>()\[\],;:\"'.]")
+"""An address-like word in free text (a decision's detail): what erasure scrubs."""
+
+
+def erased_key(key: bytes, canonical_address: str) -> str:
+    """What an erased address lives on as: the keyed digest `forget` writes in its place."""
+    return ERASED + hmac.new(key, canonical_address.encode(), hashlib.sha256).hexdigest()

@@ -10,12 +10,12 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gateway.addresses import canonical, check
+from gateway.addresses import canonical, check, erased_key
 from gateway.cli import contacts_export
 from gateway.cli.commands import Commands
 from gateway.config import Config
 from gateway.consent.contacts import RowError, check_scope, read_contacts, read_csv
-from gateway.consent.erasure import erased_key, erasure_key
+from gateway.consent.erasure import erasure_key
 from gateway.consent.proof import proof_document
 from gateway.pipeline.classify import Classification
 from gateway.pipeline.decide import Decider, message_facts

@@ -3,21 +3,13 @@ suppressed, so it can never be mailed or re-imported by mistake."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 
 from gateway.config import Config
 from gateway.store import Store
-
-PREFIX = "erased:"
 
 
 async def erasure_key(store: Store, config: Config) -> bytes:
     if config.retention.erasure_key:
         return config.retention.erasure_key.encode()
     return (await store.meta("erasure_key", secrets.token_hex(32))).encode()
-
-
-def erased_key(key: bytes, canonical_address: str) -> str:
-    return PREFIX + hmac.new(key, canonical_address.encode(), hashlib.sha256).hexdigest()

@@ -7,9 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import Message
 
-from gateway.addresses import canonical
+from gateway.addresses import canonical, erased_key
 from gateway.config import Config
-from gateway.consent.erasure import erased_key
 from gateway.pipeline.classify import Classification
 from gateway.pipeline.receive import decoded_header
 from gateway.pipeline.shadow import shadow_record

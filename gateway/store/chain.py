@@ -13,50 +13,22 @@ same before and after `forget`. Pure code: no I/O.
 from __future__ import annotations
 
 import hashlib
-import hmac
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from gateway.addresses import AddressError, canonical
-from gateway.store.records import Decision
+from gateway.addresses import ADDRESS_TOKEN, ERASED, AddressError, canonical, erased_key
+from gateway.store.records import DECISION_FIELDS, Decision
 
 GENESIS = "0" * 64
 """chain_prev of an instance's first row."""
 VERSION = "gk-chain-1"
-ERASED = "erased:"
-"""The prefix `forget` writes (gateway/consent/erasure.py): such a value is a digest already."""
 SEPARATOR = "\x00"
-HASHED_FIELDS: tuple[str, ...] = (
-    "id",
-    "time",
-    "instance",
-    "session_id",
-    "message_id",
-    "client",
-    "auth_user",
-    "sender",
-    "recipient",
-    "purpose",
-    "topic",
-    "jurisdiction",
-    "phase",
-    "action",
-    "basis",
-    "reason",
-    "rule",
-    "cite",
-    "queue_id",
-    "detail",
-)
+HASHED_FIELDS: tuple[str, ...] = (*DECISION_FIELDS, "queue_id", "detail")
 """Every column of a decision row but the engine's `seq` and the chain's own."""
 _SENDER = HASHED_FIELDS.index("sender")
 _RECIPIENT = HASHED_FIELDS.index("recipient")
 _DETAIL = HASHED_FIELDS.index("detail")
-# The token `forget` scrubs from detail (store/consent_sql.py scrub): the same pattern, so a
-# scrubbed detail normalises to what the original did.
-_ADDRESS_TOKEN = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']*[^\s<>()\[\],;:\"'.]")
 
 
 @lru_cache(maxsize=8192)
@@ -71,13 +43,13 @@ def subject(key: bytes, value: str) -> str:
         address = canonical(value)
     except AddressError:
         return value
-    return ERASED + hmac.digest(key, address.encode(), "sha256").hex()
+    return erased_key(key, address)
 
 
 def normalised_detail(key: bytes, detail: str) -> str:
     if "@" not in detail:  # most rows: no regex
         return detail
-    return _ADDRESS_TOKEN.sub(lambda m: subject(key, m.group()), detail)
+    return ADDRESS_TOKEN.sub(lambda m: subject(key, m.group()), detail)
 
 
 def row_hash(key: bytes, n: int, prev: str, values: Sequence[str]) -> str:

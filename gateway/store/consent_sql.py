@@ -4,11 +4,10 @@ suppressions, erasure and retention. Statements use `?`; key lists are `{0}` (Di
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.addresses import AddressError, canonical
+from gateway.addresses import ADDRESS_TOKEN, AddressError, canonical
 from gateway.store.records import ConsentEvent, ContactRow, ContactView, SuppressionEntry
 
 # -- contacts import: one statement per table, run with executemany over a chunk of rows --
@@ -226,7 +225,6 @@ FORGET_KEYED: tuple[tuple[str, str], ...] = tuple(
     for table in ("consent_event", "consent", "relationship", "suppression")
 )
 FORGET_CONTACT = "DELETE FROM contact WHERE address = ?"
-_ADDRESS_TOKEN = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']*[^\s<>()\[\],;:\"'.]")
 
 
 def spellings(values: Iterable[str], address: str) -> list[str]:
@@ -236,7 +234,7 @@ def spellings(values: Iterable[str], address: str) -> list[str]:
 
 def scrub(text: str, address: str, hashed: str) -> str:
     """`text` with every spelling of `address` replaced by `hashed`."""
-    return _ADDRESS_TOKEN.sub(
+    return ADDRESS_TOKEN.sub(
         lambda m: hashed if _canonical_or_none(m.group()) == address else m.group(), text
     )
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.addresses import AddressError
+from gateway.addresses import AddressError, erased_key
 from gateway.consent.contacts import contact_row
-from gateway.consent.erasure import erased_key, erasure_key
+from gateway.consent.erasure import erasure_key
 from gateway.consent.export import DECISION_LIMIT, PdfUnavailable, export_document, render_pdf
 from gateway.consent.proof import moment_document, proof_document, signed
 from gateway.consent.signing import SigningError

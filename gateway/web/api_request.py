@@ -14,10 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.addresses import AddressError, canonical, check
+from gateway.addresses import AddressError, canonical, check, erased_key
 from gateway.consent.contacts import check_scope
 from gateway.consent.decision_filters import FILTERS, decision_query
-from gateway.consent.erasure import erased_key, erasure_key
+from gateway.consent.erasure import erasure_key
 from gateway.consent.proof import proof_document
 from gateway.store.records import ContactView, DecisionQuery
 from gateway.timefmt import iso_now, normalise_time

@@ -11,8 +11,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gateway.addresses import ERASED as PREFIX
+from gateway.addresses import erased_key
 from gateway.cli.log_chain import check_chains
-from gateway.consent.erasure import PREFIX, erased_key
 from gateway.pipeline.writer import Writer
 from gateway.store import Store
 from gateway.store.chain import Anchor, Link, subject

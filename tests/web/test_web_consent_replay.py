@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from gateway.consent.contacts import contact_row
+from gateway.consent.history import consents_as_of
 from gateway.store import Store, open_store
 from gateway.store.records import ConsentEvent
-from gateway.consent.history import consents_as_of
 
 ADDRESS = "ann@example.com"
 

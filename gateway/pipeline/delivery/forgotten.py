@@ -21,8 +21,7 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
-from gateway.addresses import AddressError, canonical
-from gateway.consent.erasure import erased_key
+from gateway.addresses import AddressError, canonical, erased_key
 from gateway.pipeline.writer import Writer
 from gateway.store import Store
 

@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from gateway.consent.erasure import erased_key
+from gateway.addresses import erased_key
 from gateway.pipeline.audit import Audit
 from gateway.pipeline.delivery.upstream import UpstreamPool, parse_upstream
 from gateway.pipeline.delivery.worker import Delivery, RetryPolicy
