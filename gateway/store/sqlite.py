@@ -175,6 +175,10 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
                 await asyncio.shield(_roll_back(db))
                 raise
 
+    async def write_pieces(self, db: Connection, message: SpoolMessage) -> None:
+        assert isinstance(db, SqliteConnection)
+        await db.write_spool_data(message)
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connection]:
         yield SqliteConnection(self.reader)
