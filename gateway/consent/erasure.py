@@ -12,4 +12,9 @@ from gateway.store import Store
 async def erasure_key(store: Store, config: Config) -> bytes:
     if config.retention.erasure_key:
         return config.retention.erasure_key.encode()
+    return await stored_erasure_key(store)
+
+
+async def stored_erasure_key(store: Store) -> bytes:
+    """The key generated once and kept in the store, for when the config names none."""
     return (await store.meta("erasure_key", secrets.token_hex(32))).encode()

@@ -177,13 +177,7 @@ class Acceptor:
         self._delivery.submit(spooled)
         if refused:
             self._report_refusals(
-                spooled,
-                refused,
-                verdicts,
-                decisions,
-                spooled.received_at,
-                classification,
-                transaction,
+                spooled, refused, verdicts, decisions, classification, transaction
             )
             return replies.queued_partly(
                 queue_id, len(allowed), len(message.recipients), decisions[refused[0]].id
@@ -242,7 +236,6 @@ class Acceptor:
         refused: list[str],
         verdicts: dict[str, Verdict],
         decisions: dict[str, Decision],
-        now: float,
         classification: Classification,
         transaction: Transaction,
     ) -> None:
@@ -264,7 +257,9 @@ class Acceptor:
             )
             for a in refused
         ]
-        self._writer.spool_later(report_message(spooled, failed, self._hostname, now))
+        self._writer.spool_later(
+            report_message(spooled, failed, self._hostname, spooled.received_at)
+        )
 
     async def _decide(
         self,

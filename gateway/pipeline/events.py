@@ -68,6 +68,7 @@ class EventSource:
 
     def __init__(self, config: EventsConfig) -> None:
         self._endpoints = list(config.webhooks)
+        self._wanted = {kind for endpoint in self._endpoints for kind in endpoint.events}
 
     def __bool__(self) -> bool:
         return bool(self._endpoints)
@@ -76,7 +77,7 @@ class EventSource:
         events = []
         for decision in decisions:
             kind = event_type(decision)
-            if kind is not None:
+            if kind in self._wanted:  # no payload built for what no endpoint asked for
                 events += self._rows(kind, decision_data(decision))
         return events
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 
+from gateway.consent.erasure import stored_erasure_key
 from gateway.pipeline.diskspace import DiskSpace
 from gateway.pipeline.events import EventSource
 from gateway.pipeline.replies import DISK_LOW
@@ -176,9 +176,7 @@ class Writer:
         as they were. A head is read from the store once, at the first row of its instance."""
         fresh = [d for d in decisions if not d.chain_hash]
         for instance in {d.instance for d in fresh} - self._links.keys():
-            key = self.chain_key
-            if key is None:
-                key = (await self._store.meta("erasure_key", secrets.token_hex(32))).encode()
+            key = self.chain_key or await stored_erasure_key(self._store)
             n, head = await self._store.chain_head(instance)
             self._links[instance] = Link(key, n, head)
         for decision in fresh:
