@@ -15,7 +15,20 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gateway.cli import consent, db, events, log, policy, queue, reports, senders, serve, user
+from gateway.cli import (
+    consent,
+    contacts_export,
+    db,
+    events,
+    log,
+    log_chain,
+    policy,
+    queue,
+    reports,
+    senders,
+    serve,
+    user,
+)
 from gateway.cli.commands import CliError, Commands
 from gateway.config import Config, ConfigError, load_config
 from gateway.logs import setup_logging
@@ -53,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     cmds = Commands(__doc__.splitlines()[0] if __doc__ else "")
-    for area in (serve, user, log, queue, consent, policy, events, db, reports, senders):
+    # log_chain and contacts_export extend the commands log and consent make
+    areas = (serve, user, log, log_chain, queue, consent, contacts_export, policy, events, db)
+    for area in (*areas, reports, senders):
         area.register(cmds)
     return cmds.parser
 

@@ -45,11 +45,15 @@ class Commands:
         )
         self.parser.add_argument("--version", action="version", version=f"gatekeeper {version()}")
         self.top = self.parser.add_subparsers(metavar="COMMAND")
+        self.groups: dict[str, argparse._SubParsersAction] = {}
+        self.parsers: dict[str, argparse.ArgumentParser] = {}
+        """Every command by its words ("contacts proof"): an area may extend another's."""
 
     def group(self, name: str, help: str) -> argparse._SubParsersAction:
         p = self.top.add_parser(name, help=help, description=help, parents=[self.common])
         p.set_defaults(help_of=p)
-        return p.add_subparsers(metavar="ACTION")
+        self.groups[name] = p.add_subparsers(metavar="ACTION")
+        return self.groups[name]
 
     def command(
         self,
@@ -70,4 +74,5 @@ class Commands:
             readonly=readonly,
             store="store" in inspect.signature(run).parameters,
         )
+        self.parsers[p.prog.removeprefix(self.parser.prog).strip()] = p
         return p

@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gateway.addresses import canonical, check, erased_key
-from gateway.cli import contacts_export
 from gateway.cli.commands import Commands
 from gateway.config import Config
 from gateway.consent.contacts import RowError, check_scope, read_contacts, read_csv
@@ -69,8 +68,6 @@ def _register_contacts(cmds: Commands) -> None:
         readonly=True,
     )
     proof.add_argument("email")
-    contacts_export.add_moment_arguments(proof)
-    contacts_export.register(cmds, contacts)
     forget = command(
         "forget", cmd_forget, "erase an address, keeping a keyed hash that keeps it suppressed"
     )
@@ -169,8 +166,6 @@ def _print_view(view: ContactView) -> None:
 
 
 async def cmd_contacts_proof(args: argparse.Namespace, config: Config, store: Store) -> int:
-    if args.message_id or args.decision is not None:
-        return await contacts_export.cmd_contacts_moment(args, config, store)
     address = canonical(check(args.email))
     view = await store.contact(address)
     if view is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,13 @@ from gateway.consent.signing import SigningError, load_public_key, verify
 from gateway.store import Store
 
 
-def register(cmds: Commands, contacts: argparse._SubParsersAction) -> None:
+def register(cmds: Commands) -> None:
+    """`contacts export`, and `contacts proof` at a moment (cli/consent.py makes the group
+    and the plain proof)."""
+    contacts = cmds.groups["contacts"]
+    proof = cmds.parsers["contacts proof"]
+    add_moment_arguments(proof)
+    proof.set_defaults(run=at_a_moment_or(proof.get_default("run")))
     export = cmds.command(
         "export",
         cmd_contacts_export,
@@ -89,6 +96,17 @@ async def cmd_contacts_export(args: argparse.Namespace, config: Config, store: S
     else:
         write(args.out, as_json(document))
     return 0
+
+
+def at_a_moment_or(plain: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable[int]]:
+    """`contacts proof` with --message-id or --decision is the signed document of that
+    moment; without either, the plain consent history."""
+
+    async def run(args: argparse.Namespace, config: Config, store: Store) -> int:
+        moment = args.message_id or args.decision is not None
+        return await (cmd_contacts_moment if moment else plain)(args, config, store)
+
+    return run
 
 
 async def cmd_contacts_moment(args: argparse.Namespace, config: Config, store: Store) -> int:

@@ -9,7 +9,6 @@ import json
 import sys
 from typing import TextIO
 
-from gateway.cli import log_chain
 from gateway.cli.commands import Commands
 from gateway.config import Config
 from gateway.consent.decision_filters import FILTERS, decision_query
@@ -29,7 +28,6 @@ def register(cmds: Commands) -> None:
     log_cmd.add_argument("--format", choices=["table", "json", "csv"], default="table")
     log_cmd.add_argument("--follow", "-f", action="store_true", help="keep printing new rows")
     log_cmd.add_argument("--limit", type=int, default=0, help="at most N rows (0: all)")
-    log_chain.register(cmds, log_cmd)
     stats = cmds.command(
         "stats",
         cmd_stats,

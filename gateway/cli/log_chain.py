@@ -21,8 +21,9 @@ from gateway.timefmt import iso_now, parse_time
 CHECKPOINT_TYPE = "gatekeeper-decision-checkpoint"
 
 
-def register(cmds: Commands, log_cmd: argparse.ArgumentParser) -> None:
-    actions = log_cmd.add_subparsers(metavar="ACTION")
+def register(cmds: Commands) -> None:
+    """`log verify` and `log checkpoint`, under the `log` command of cli/log.py."""
+    actions = cmds.parsers["log"].add_subparsers(metavar="ACTION")
     check = cmds.command(
         "verify",
         cmd_log_verify,

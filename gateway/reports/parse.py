@@ -196,9 +196,7 @@ def _text(part: Message) -> str:
         raw = fields.unescape("\n\n".join(_unparsed(m) for m in payload if isinstance(m, Message)))
         encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
         if encoding == "base64":
-            return binascii.a2b_base64(re.sub(r"[^A-Za-z0-9+/=]", "", raw) + "==").decode(
-                "utf-8", "replace"
-            )
+            return _unbase64(raw)
         if encoding == "quoted-printable":
             return quopri.decodestring(raw.encode("utf-8", "replace")).decode("utf-8", "replace")
         return raw
@@ -214,3 +212,13 @@ def _unparsed(block: Message) -> str:
     body = block.get_payload(decode=True)
     head = "\n".join(f"{name}: {value}" for name, value in block.items())
     return f"{head}\n\n{body.decode('utf-8', 'replace')}" if isinstance(body, bytes) else head
+
+
+def _unbase64(text: str) -> str:
+    """Lenient base64, as a cut-off report needs: a lone last character carries no whole
+    byte (RFC 4648 §4) and is dropped; missing padding is added."""
+    chars = re.sub(r"[^A-Za-z0-9+/]", "", text)
+    if len(chars) % 4 == 1:
+        chars = chars[:-1]
+    chars += "=" * (-len(chars) % 4)
+    return binascii.a2b_base64(chars).decode("utf-8", "replace")

@@ -90,3 +90,9 @@ def test_empty_and_headerless() -> None:
         report = parse(data)
         _sound(report)
         assert report.kind == "unknown"
+
+
+def test_base64_status_cut_one_character_past_a_quantum() -> None:
+    """Found by test_truncated: 4k+1 base64 characters made binascii raise."""
+    sample = (DATA / "written" / "dsn_base64_status.eml").read_bytes()
+    _sound(parse(sample[: int(len(sample) * 0.6171875)]))
