@@ -110,7 +110,8 @@ class WatchedStore:
 
 def backlog(path: str, count: int, start: int = 0) -> None:
     """`count` spooled messages of one recipient each, due far in the future (nothing is
-    delivered while the test looks), written straight into the gateway's database."""
+    delivered while the test looks), written straight into the gateway's database. Called
+    off the event loop: a blocking write there would wait on a transaction the loop holds."""
     with sqlite3.connect(path) as raw:
         raw.executemany(
             "INSERT INTO spool_message (id, received_at, sender, data) VALUES (?, ?, ?, ?)",
@@ -135,7 +136,7 @@ async def test_metrics_with_a_30k_backlog_come_from_aggregates(
     gateway_factory: Any, upstream: Any, tmp_path: Path
 ) -> None:
     gw = await gateway_factory(upstream.url, http={"metrics_cache_seconds": 0})
-    backlog(str(tmp_path / "gatekeeper.db"), 30_000)
+    await asyncio.to_thread(backlog, str(tmp_path / "gatekeeper.db"), 30_000)
     watched = watch(gw)
     samples = await scrape(gw.http_port)
     assert samples[("gatekeeper_queue_depth", ())] == 30_000
@@ -166,9 +167,9 @@ async def test_metrics_are_cached_for_the_configured_seconds(
     gateway_factory: Any, upstream: Any, tmp_path: Path
 ) -> None:
     gw = await gateway_factory(upstream.url, http={"metrics_cache_seconds": 3600})
-    backlog(str(tmp_path / "gatekeeper.db"), 3)
+    await asyncio.to_thread(backlog, str(tmp_path / "gatekeeper.db"), 3)
     first = await scrape(gw.http_port)
-    backlog(str(tmp_path / "gatekeeper.db"), 2, start=3)
+    await asyncio.to_thread(backlog, str(tmp_path / "gatekeeper.db"), 2, start=3)
     watched = watch(gw)
     again = await asyncio.gather(*(scrape(gw.http_port) for _ in range(5)))
     assert first[("gatekeeper_queue_depth", ())] == 3
