@@ -27,6 +27,7 @@ from gateway.config_web import HttpHardening, StoreHardening, check_web_hardenin
 from gateway.policy.vocab import COMBINE_MODES, PURPOSES
 
 DEFAULT_FILE = "gatekeeper.toml"
+MAX_PROCESSES = 64
 
 
 @dataclass
@@ -56,6 +57,8 @@ class SmtpConfig(SmtpSecurity, SmtpLimits):  # + the AUTH, TLS, open-relay and l
     timeout: float = 300.0
     """Idle seconds before a client is dropped (RFC 5321 §4.5.3.2.7 asks at least 5 min)."""
     users: list[SmtpUser] = field(default_factory=list)
+    processes: int = 0
+    """Processes serving SMTP sessions (`gatekeeper serve`); 0 = one per available core."""
 
 
 @dataclass
@@ -358,6 +361,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"{source}: {problem}")
     if config.smtp.max_recipients < 1 or config.smtp.max_message_size < 1:
         raise ConfigError(f"{source}: smtp limits must be positive")
+    if not 0 <= config.smtp.processes <= MAX_PROCESSES:
+        raise ConfigError(f"{source}: 'smtp.processes' must be 0 (one per core) to {MAX_PROCESSES}")
     if problem := check_web_hardening(config.http, config.store):
         raise ConfigError(f"{source}: {problem}")
     if config.delivery.lease < 1:

@@ -100,15 +100,20 @@ async def assemble(
     hostname: str,
     undo: AsyncExitStack,
     shadow: dict[str, Policy] | None = None,
+    worker: tuple[int, str] | None = None,
 ) -> tuple[Gateway, Handler]:
-    """Store, writer and delivery running, the stages wired; each registered with `undo`."""
+    """Store, writer and delivery running, the stages wired; each registered with `undo`.
+    `worker`: (N, the instance's name) in the Nth SMTP worker process of an instance
+    (gateway/app/worker.py), which holds what it spools as `NAME/wN`; the serving process
+    alone recovers the spool at start and dispatches webhooks."""
     target = parse_upstream(config.upstream.url, config.upstream.username, config.upstream.password)
     if target.scheme == "outbox":
         check_outbox(target.path)
     personalizer = _personalizer(config, hostname)
     store = await open_configured_store(config)
     undo.push_async_callback(store.close)
-    store.holder = instance_name(config, hostname)  # before anything is spooled or claimed
+    instance = worker[1] if worker else instance_name(config, hostname)
+    store.holder = f"{instance}/w{worker[0]}" if worker else instance  # before any spooling
     writer = Writer(
         store,
         window=config.delivery.batch_window_ms / 1000,
@@ -119,7 +124,8 @@ async def assemble(
     undo.push_async_callback(writer.stop)
     writer.events = EventSource(config.events)  # docs/design.md §9: the outbox rows
     metrics = Metrics()
-    audit = Audit(writer, instance=store.holder, metrics=metrics)
+    # Decisions name the instance, whichever of its processes made them.
+    audit = Audit(writer, instance=instance, metrics=metrics)
     key = await erasure_key(store, config)
     writer.chain_key = key  # the decision chain digests addresses as `forget` would
     signing = await report_keys(store)
@@ -127,12 +133,12 @@ async def assemble(
     delivery = _delivery(config, store, writer, audit, target, hostname, key, signing, metrics)
     # This process owns the spool it finds (SQLite): what a crash left leased is due now.
     # Never on PostgreSQL: the leases there may be living instances' (docs/fleet.md).
-    if config.store.url.startswith("sqlite:"):
+    if config.store.url.startswith("sqlite:") and not worker:
         await store.spool_release(time.time())
     delivery.start()
     undo.push_async_callback(delivery.stop)
     gateway = Gateway(config, store, writer, delivery, hostname, audit, metrics)
-    if config.events.webhooks:
+    if config.events.webhooks and not worker:
         gateway.events = Dispatcher(store, config.events)
         gateway.events.start()
         undo.push_async_callback(gateway.events.stop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -56,17 +57,21 @@ def reload_tls(gateway: Gateway) -> None:
     reload_certificate(gateway.tls, cert, key)
 
 
-async def start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | None) -> None:
+def session_factory(
+    gateway: Gateway,
+    handler: Handler,
+    tls: ssl.SSLContext | None,
+    limits: SessionLimits,
+    authenticator: Authenticator,
+) -> Callable[[], GatewaySMTP]:
+    """What makes every SMTP session of this process, whichever listener it came from."""
     config = gateway.config
-    host, port = parse_hostport(config.smtp.listen)
+    host, _ = parse_hostport(config.smtp.listen)
     # On loopback nobody can listen in, so AUTH works without STARTTLS there.
     auth_require_tls = config.smtp.auth_require_tls
     if auth_require_tls is None:
         auth_require_tls = not is_loopback_host(host)
-    authenticator = Authenticator.from_config(config.smtp)
-    limits = SessionLimits(config.smtp)  # one budget for every listener's sessions
-    resources.raise_fd_limit(config.smtp.max_sessions)
-    resources.return_large_blocks()
+    gateway.authenticator = authenticator
 
     def factory() -> GatewaySMTP:
         session = GatewaySMTP(
@@ -88,12 +93,29 @@ async def start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | N
         gateway.metrics.smtp_sessions.inc()
         return session
 
-    gateway.smtp_factory = factory
+    return factory
+
+
+def prepare_process(gateway: Gateway) -> None:
+    """Once per process that serves sessions: descriptors, malloc, accept-error sampling."""
+    resources.raise_fd_limit(gateway.config.smtp.max_sessions)
+    resources.return_large_blocks()
+    resources.sample_accept_errors(asyncio.get_running_loop())
+
+
+async def start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | None) -> None:
+    config = gateway.config
+    host, port = parse_hostport(config.smtp.listen)
+    limits = SessionLimits(config.smtp)  # one budget for every listener's sessions
+    authenticator = Authenticator.from_config(config.smtp)
+    gateway.smtp_factory = session_factory(gateway, handler, tls, limits, authenticator)
+    prepare_process(gateway)
     loop = asyncio.get_running_loop()
-    resources.sample_accept_errors(loop)
     backlog = config.smtp.listen_backlog
     try:
-        gateway.smtp_server = await loop.create_server(factory, host, port, backlog=backlog)
+        gateway.smtp_server = await loop.create_server(
+            gateway.smtp_factory, host, port, backlog=backlog
+        )
     except OSError as exc:
         raise listen_error("SMTP", config.smtp.listen, exc) from exc
 

@@ -6,6 +6,7 @@ import asyncio
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -17,9 +18,13 @@ from gateway.pipeline.instance import Heartbeat
 from gateway.pipeline.metrics import Metrics
 from gateway.pipeline.report_outcomes import ReportIntake
 from gateway.pipeline.writer import Writer
+from gateway.smtp.auth import Authenticator
 from gateway.smtp.server import GatewaySMTP
 from gateway.store import Store
 from gateway.web.context import WebContext
+
+if TYPE_CHECKING:
+    from gateway.app.door import Door
 
 
 @dataclass
@@ -43,9 +48,16 @@ class Gateway:
     tls_server: asyncio.Server | None = None
     smtp_factory: Callable[[], GatewaySMTP] | None = None
     """Makes a session: the implicit-TLS listener's are the same as smtp.listen's."""
+    authenticator: Authenticator | None = None
+    door: Door | None = None
+    """With smtp.processes > 1: what accepts every connection and hands it over."""
+    handovers: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Sessions being set up on a handed-over socket (kept referenced until they are)."""
 
     @property
     def smtp_port(self) -> int:
+        if self.door is not None:
+            return self.door.port
         assert self.smtp_server is not None
         return int(self.smtp_server.sockets[0].getsockname()[1])
 

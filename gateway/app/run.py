@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 from gateway.app.assemble import assemble, check_startup
+from gateway.app.door import open_door
 from gateway.app.listeners import close_smtp, reload_tls, start_http, start_implicit_tls, start_smtp
 from gateway.app.parts import Gateway
 from gateway.config import Config
@@ -39,9 +41,16 @@ def warn_about_identity(config: Config) -> None:
         )
 
 
-async def start(config: Config) -> Gateway:
+def process_count(config: Config) -> int:
+    """smtp.processes, 0 meaning one per core this process may run on."""
+    return config.smtp.processes or len(os.sched_getaffinity(0))
+
+
+async def start(config: Config, processes: int = 1) -> Gateway:
     """Checks first (nothing runs yet), then the parts in order; when one fails, those
-    already running are stopped, so the process exits instead of hanging on them."""
+    already running are stopped, so the process exits instead of hanging on them.
+    With `processes` > 1, this process is the door and serves sessions beside
+    `processes - 1` worker processes (gateway/app/door.py)."""
     check_startup(config)
     check_open_relay(config)
     policies = load_configured_policies(config)  # a typo stops start-up before anything runs
@@ -50,9 +59,15 @@ async def start(config: Config) -> Gateway:
     hostname = machine_name(config)
     async with AsyncExitStack() as undo:
         gateway, handler = await assemble(config, policies, hostname, undo, shadow)
-        await start_smtp(gateway, handler, tls)
-        undo.push_async_callback(close_smtp, gateway)
-        await start_implicit_tls(gateway, tls)
+        if processes > 1:
+            door = await open_door(gateway, handler, tls, processes - 1)
+            undo.push_async_callback(door.workers.stop, 0)
+            undo.callback(door.close)
+            gateway.metrics.remote = door.workers.metrics
+        else:
+            await start_smtp(gateway, handler, tls)
+            undo.push_async_callback(close_smtp, gateway)
+            await start_implicit_tls(gateway, tls)
         await start_http(gateway)
         start_heartbeat(gateway)
         undo.pop_all()  # everything runs: stop() undoes it from here on
@@ -69,12 +84,18 @@ async def stop(gateway: Gateway) -> None:
         gateway.smtp_server.close()
     if gateway.tls_server is not None:
         gateway.tls_server.close()
+    workers = None
+    if gateway.door is not None:
+        gateway.door.close()
+        workers = asyncio.create_task(gateway.door.workers.stop(SHUTDOWN_GRACE))
     deadline = time.monotonic() + SHUTDOWN_GRACE
-    while gateway.sessions and time.monotonic() < deadline:
+    while (gateway.sessions or gateway.handovers) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     for session in list(gateway.sessions):
         if session.transport is not None:
             session.transport.close()
+    if workers is not None:
+        await workers
     if gateway.http_runner is not None:
         await gateway.http_runner.cleanup()
     await gateway.delivery.stop()
@@ -88,6 +109,8 @@ async def stop(gateway: Gateway) -> None:
 
 
 def start_heartbeat(gateway: Gateway) -> None:
+    """The instance's row; its SMTP worker processes have none of their own (an
+    instance is what listens, however many processes serve it)."""
     heartbeat = Heartbeat(gateway.store, lambda: gateway.delivery.backlog)
     heartbeat.smtp = f"{gateway.hostname}:{gateway.smtp_port}"
     heartbeat.http = gateway.config.http.public_url
@@ -107,10 +130,12 @@ async def leave(gateway: Gateway) -> None:
 
 
 async def serve(config: Config) -> None:
-    gateway = await start(config)
+    processes = process_count(config)
+    gateway = await start(config, processes)
     log.info(
-        "Gatekeeper listening: SMTP %s, HTTP %s, store %s, upstream %s",
+        "Gatekeeper listening: SMTP %s (%d processes), HTTP %s, store %s, upstream %s",
         config.smtp.listen,
+        processes,
         config.http.listen,
         config.store.url,
         config.upstream.url,
@@ -124,8 +149,15 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
-    loop.add_signal_handler(signal.SIGHUP, reload_tls, gateway)
+    loop.add_signal_handler(signal.SIGHUP, reload_everywhere, gateway)
     print(f"READY smtp={gateway.smtp_port} http={gateway.http_port}", flush=True)
     await stopped.wait()
     log.info("stopping: no new sessions; finishing open ones")
     await stop(gateway)
+
+
+def reload_everywhere(gateway: Gateway) -> None:
+    """SIGHUP: this process's certificate, and every worker's."""
+    reload_tls(gateway)
+    if gateway.door is not None:
+        gateway.door.workers.signal(signal.SIGHUP)

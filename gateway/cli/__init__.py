@@ -12,9 +12,10 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.app.loop import LOOP_FACTORY
 from gateway.cli import (
     consent,
     contacts_export,
@@ -35,14 +36,6 @@ from gateway.logs import setup_logging
 from gateway.startup import os_reason
 from gateway.store import StoreError, open_store
 from gateway.store.sqlite import sqlite_path
-
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
-try:
-    from uvloop import new_event_loop as fast_loop  # the optional extra `fast`
-
-    LOOP_FACTORY: LoopFactory | None = fast_loop
-except ImportError:  # same semantics, a slower loop
-    LOOP_FACTORY = None
 
 SIGPIPE_EXIT = 141
 """128 + SIGPIPE: what a shell reports for a tool whose reader went away (`| head`)."""

@@ -118,6 +118,13 @@ class Failures:
     def blocked(self, client: str, now: float) -> bool:
         return self.count(client, now) >= self.throttle.max_failures
 
+    def seed(self, client: str, failures: int, now: float) -> None:
+        """What the other processes saw of `client` (smtp.processes): its failures there
+        count here too, so spreading guesses over sessions gains nothing."""
+        if failures > self.count(client, now):
+            self._seen.pop(client, None)
+            self._seen[client] = (failures, now)
+
 
 def client_key(peer: object) -> str:
     """The address failures are counted against: the host, or the /64 of an IPv6 host."""
@@ -149,6 +156,8 @@ class Authenticator:
         self._decoy = hash_password(os.urandom(8).hex())
         self.pool = CheckPool(workers, queue)
         self.failures = Failures(throttle or Throttle())
+        self.report: Callable[[str], None] | None = None
+        """Told each failing client (a worker process tells the serving process)."""
 
     @classmethod
     def from_config(cls, smtp: SmtpConfig) -> Authenticator:
@@ -185,6 +194,8 @@ class Authenticator:
 
     async def _failed(self, client: str, name: str) -> None:
         failures = self.failures.add(client, time.monotonic())
+        if self.report is not None:
+            self.report(client)
         throttle = self.failures.throttle
         if failures >= throttle.max_failures:
             log.warning(

@@ -87,6 +87,22 @@ class SessionLimits:
         self.inflight -= size
 
 
+class HandedOver(SessionLimits):
+    """The sessions of a process that did not accept them (smtp.processes): the accepting
+    process admitted each against the limits of all; this one keeps only its own DATA
+    budget and reports every session's end with `ended`."""
+
+    def __init__(self, config: SmtpConfig, ended: Callable[[str], None]) -> None:
+        super().__init__(config)
+        self._ended = ended
+
+    def admit(self, host: str) -> str | None:
+        return None
+
+    def release(self, host: str) -> None:
+        self._ended(host)
+
+
 class RateLimiter:
     """Messages per login per minute: a sliding window of the last minute's MAIL commands."""
 

@@ -59,8 +59,9 @@ class Store(Protocol):
     async def spool_renew(self, ids: Sequence[str], until: float) -> set[str]:
         """Extend this instance's lease on these messages; returns those it still holds."""
 
-    async def spool_release_held(self, now: float) -> int:
-        """At a clean stop: the recipients this instance holds are due now for the others."""
+    async def spool_release_held(self, now: float, holder: str | None = None) -> int:
+        """At a clean stop: the recipients this instance (or `holder`, one of its worker
+        processes that died) holds are due now for the others."""
 
     async def heartbeat(self, row: InstanceRow) -> None: ...
 

@@ -75,10 +75,11 @@ class SpoolSide(ChainSide):
             rows = await db.fetch(RENEW_LEASE.format(keys=keys), [until, self.holder, *params])
         return {row[0] for row in rows}
 
-    async def spool_release_held(self, now: float) -> int:
-        """At a clean stop: what this instance still holds is due now, for the others."""
+    async def spool_release_held(self, now: float, holder: str | None = None) -> int:
+        """At a clean stop: what this instance (or its dead worker `holder`) still holds is
+        due now, for the others."""
         async with self.transaction() as db:
-            return await db.execute(RELEASE_HELD, (now, self.holder))
+            return await db.execute(RELEASE_HELD, (now, holder or self.holder))
 
     async def heartbeat(self, row: InstanceRow) -> None:
         async with self.transaction() as db:

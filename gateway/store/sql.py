@@ -131,10 +131,12 @@ HEARTBEAT = (
     " seen_at = excluded.seen_at, smtp = excluded.smtp, http = excluded.http,"
     " backlog = excluded.backlog"
 )
+# An instance holds what its SMTP worker processes (`NAME/wN`, smtp.processes) hold.
 INSTANCES = (
-    "SELECT i.name, i.started_at, i.seen_at, i.smtp, i.http, i.backlog, coalesce(q.held, 0)"
-    " FROM instance i LEFT JOIN (SELECT holder, count(*) AS held FROM spool_recipient"
-    " WHERE holder <> '' GROUP BY holder) q ON q.holder = i.name ORDER BY i.name"
+    "SELECT i.name, i.started_at, i.seen_at, i.smtp, i.http, i.backlog,"
+    " (SELECT count(*) FROM spool_recipient r WHERE r.holder = i.name"
+    " OR substr(r.holder, 1, length(i.name) + 2) = i.name || '/w')"
+    " FROM instance i ORDER BY i.name"
 )
 UNHELD = (
     "SELECT coalesce(sum(CASE WHEN next_attempt <= ? THEN 1 ELSE 0 END), 0),"
