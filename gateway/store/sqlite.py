@@ -26,6 +26,7 @@ from gateway.store.reports import ReportSide
 from gateway.store.schema import render
 from gateway.store.spool import SpoolSide
 from gateway.store.sql import SPOOL_MESSAGE_COLUMNS, SPOOL_RECIPIENT_COLUMNS, spool_messages
+from gateway.store.write_turn import WriteTurn
 
 DUE_RECIPIENTS = (
     f"SELECT {SPOOL_RECIPIENT_COLUMNS} FROM spool_recipient WHERE message_id IN"
@@ -99,11 +100,13 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
         self._reader: aiosqlite.Connection | None = None
         self._lookup: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        self._turn = WriteTurn(self.path)
 
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
+        self._turn.open()
         await self._migrate(self._writer)
         self._reader = await self._connect()
         # Per-recipient look-ups are single indexed reads of a few microseconds: cheaper on
@@ -140,6 +143,7 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
         for db in (self._reader, self._writer):
             if db is not None:
                 await db.close()
+        self._turn.close()
         if self._lookup is not None:
             self._lookup.close()
         self._reader = self._writer = self._lookup = None
@@ -165,7 +169,7 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """The writer connection inside BEGIN IMMEDIATE .. COMMIT (ROLLBACK on any error)."""
-        async with self._lock:
+        async with self._lock, self._turn:
             db = self.writer
             try:
                 await db.execute("BEGIN IMMEDIATE")
