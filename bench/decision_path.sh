@@ -20,6 +20,8 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+# The gateway's dependencies live in the project's venv (sudo drops an activated one).
+if [ -x "$ROOT/.venv/bin/python3" ]; then export PATH="$ROOT/.venv/bin:$PATH"; fi
 BENCH=${BENCH:-$ROOT/../shared/bench}
 N=20000 RCPTS=1 CONTACTS=1000000 CORE=00979ec
 while [ $# -gt 0 ]; do
