@@ -8,6 +8,7 @@ spool claim that needs no row locks because one process owns the file.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -38,7 +39,15 @@ log = logging.getLogger(__name__)
 
 
 PIECES_FROM = 256 * 1024
-"""Messages from this size on are written by blob I/O; below it binding is cheaper."""
+"""Messages from this size on are written and read by blob I/O; below it binding is cheaper."""
+READ_PIECE = 256 * 1024
+"""Bytes of a large message read at a time (blob I/O) when it is claimed."""
+CLAIMED_MESSAGE_COLUMNS = ", ".join(
+    f"CASE WHEN length(data) < {PIECES_FROM} THEN data END" if column == "data" else column
+    for column in SPOOL_MESSAGE_COLUMNS.split(", ")
+)
+"""A large message's bytes are left to `_read_spool_data` (SQLite's length() of a blob
+does not read it)."""
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Bytes the WAL file is cut back to after a checkpoint: without it, one burst leaves a WAL
 as large as the burst on disk for good (SQLite's journal_size_limit, default unbounded)."""
@@ -80,12 +89,37 @@ class SqliteConnection:
         the pages. aiosqlite has no blob API: `_execute` runs this on its connection thread."""
         await self._db._execute(_write_spool_data, self._db._conn, message)
 
+    async def claimed_messages(self, ids: Sequence[str]) -> list[Sequence[Any]]:
+        """Rows of SPOOL_MESSAGE_COLUMNS; a large message's bytes read by blob I/O into the
+        `bytes` it is kept as. Fetched whole, SQLite would first assemble the value in a
+        buffer of its own, then Python copy it: twice the message (issue 11)."""
+        rows = await self.fetch(
+            f"SELECT {CLAIMED_MESSAGE_COLUMNS}, rowid FROM spool_message"
+            f" WHERE id IN ({marks(len(ids))})",
+            ids,
+        )
+        claimed: list[Sequence[Any]] = []
+        for *columns, rowid in rows:
+            if columns[3] is None:
+                columns[3] = await self._db._execute(_read_spool_data, self._db._conn, rowid)
+            claimed.append(columns)
+        return claimed
+
 
 def _write_spool_data(conn: sqlite3.Connection, message: SpoolMessage) -> None:
     [(rowid,)] = conn.execute("SELECT rowid FROM spool_message WHERE id = ?", (message.id,))
     with conn.blobopen("spool_message", "data", rowid) as blob:
         blob.write(message.head)
         blob.write(message.data)
+
+
+def _read_spool_data(conn: sqlite3.Connection, rowid: int) -> bytes:
+    """A piece at a time into a BytesIO, whose `getvalue()` is the bytes it grew (no copy)."""
+    buffer = io.BytesIO()
+    with conn.blobopen("spool_message", "data", rowid, readonly=True) as blob:
+        while piece := blob.read(READ_PIECE):
+            buffer.write(piece)
+    return buffer.getvalue()
 
 
 class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
@@ -217,11 +251,8 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
                 f" ({marks(len(ids))}) AND next_attempt <= ?",
                 (now + lease, self.holder, *ids, now),
             )
-            messages = await db.fetch(
-                f"SELECT {SPOOL_MESSAGE_COLUMNS} FROM spool_message"
-                f" WHERE id IN ({marks(len(ids))})",
-                ids,
-            )
+            assert isinstance(db, SqliteConnection)
+            messages = await db.claimed_messages(ids)
         return spool_messages(recipients, messages)
 
 

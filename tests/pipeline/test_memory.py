@@ -1,14 +1,17 @@
-"""A message is held once (issue 11): what Python allocates while one large message goes
-through DATA, accept, the spool and delivery, and that it is given back.
+"""A message is held once (issue 11): what one large message costs while it goes through
+DATA, accept, the spool and delivery, and that it is given back.
 
-The peak is at the end of DATA (smtp/data.py: the read buffer, with its growth room, and the
-message's `bytes` made from it: 2.1 x); after it accept, the spool and delivery add no copy
-(before: 3.0 x, the body decoded and case-folded whole for the promotional markers; 5 x
-with the trace-field, spool and delivery copies).
+- tracemalloc, in the test's own gateway: what Python allocates. The peak is the read buffer
+  at the end of DATA (smtp/data.py: an io.BytesIO whose `getvalue()` is the message, with its
+  growth room of up to 1/8) plus windows of a few hundred KB (lines, markers): 1.3 x for
+  4 MB. Before: 2.1 x (a bytearray and the `bytes()` of it), 3.0 x with the body decoded
+  whole for the promotional markers, 5 x with the trace-field, spool and delivery copies.
+- RSS of `gatekeeper serve` as a process of its own, what issue 11 asks: VmHWM reset before
+  the message (Linux `clear_refs`), so the peak is the message's, not start-up's: 1.1 x
+  (before: 2.0 x), and back near where it was once it is delivered.
 
-tracemalloc counts allocations, not time: no timing here. SQLite's own buffers are not
-Python allocations (the spool writes large messages by blob I/O, so it copies none); the
-whole-process figures are bench/smtp_hostile.py's (docs/performance.md).
+No timing here: only bounded waits for what must happen (the .eml, RSS going back down).
+SQLite writes large messages by blob I/O (no Python copy); its page cache is bounded.
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ import socket
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
+from tests.support.config import gateway_sections, write_config
 from tests.support.messages import send
 from tests.support.waiting import wait_until
 
 SIZE = 4 * 1024 * 1024
+PROCESS_SIZE = 16 * 1024 * 1024
+"""The whole-process measurement's message: large next to what the process holds anyway."""
 
 
 def message_of(size: int) -> bytes:
@@ -69,7 +77,48 @@ async def test_one_large_message_is_held_once_and_given_back(gateway_factory, tm
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak - base < 2.25 * SIZE, f"peak {(peak - base) / SIZE:.2f} x the message"
+    assert peak - base < 1.5 * SIZE, f"peak {(peak - base) / SIZE:.2f} x the message"
+
+
+def status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak(pid: int) -> None:
+    """VmHWM back to the current RSS (Linux `clear_refs` 5); skip where that is refused."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError as exc:
+        pytest.skip(f"VmHWM cannot be reset here: {exc}")
+
+
+async def test_the_gateway_process_holds_a_large_message_once(tmp_path: Path, process_factory):
+    outbox = tmp_path / "outbox"
+    sections = gateway_sections(
+        tmp_path,
+        f"outbox:{outbox}",
+        # one process: the one measured is the one that receives the message
+        smtp={"max_message_size": 2 * PROCESS_SIZE, "processes": 1},
+    )
+    gw = process_factory(write_config(tmp_path, sections)).start()
+    pid = gw.proc.pid
+    # warm: imports, the first store writes and deliveries happen before the measurement
+    assert (await asyncio.to_thread(send_raw, gw.smtp_port, message_of(1000))).startswith(b"250")
+    await wait_until(lambda: len(list(outbox.glob("*.eml"))) == 1)
+    message = message_of(PROCESS_SIZE)
+    reset_peak(pid)
+    base = status_kb(pid, "VmRSS") * 1024
+    answer = await asyncio.to_thread(send_raw, gw.smtp_port, message)
+    assert answer.startswith(b"250"), answer
+    await wait_until(lambda: len(list(outbox.glob("*.eml"))) == 2)
+    peak = status_kb(pid, "VmHWM") * 1024 - base
+    # issue 11 asks < 2 x; 1.5 x so that a second copy cannot come back unnoticed (1.1 x now)
+    assert peak < 1.5 * len(message), f"RSS peak +{peak / len(message):.2f} x the message"
+    # given back: freed large blocks are unmapped (smtp/resources.py), the heap trimmed
+    await wait_until(lambda: status_kb(pid, "VmRSS") * 1024 - base < len(message) // 4)
 
 
 async def test_large_message_reaches_the_upstream_byte_for_byte(upstream, gateway_factory):

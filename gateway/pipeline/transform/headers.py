@@ -54,8 +54,9 @@ def remove_fields(data: bytes, names: Iterable[str], prefixes: Iterable[str] = (
     if not any(unwanted(name) for name, _ in fields):
         return data
     fields_len = sum(len(raw) for _, raw in fields)
-    kept = b"".join(raw for name, raw in fields if not unwanted(name))
-    return kept + data[fields_len:]
+    kept = [raw for name, raw in fields if not unwanted(name)]
+    # the rest as a view: one copy of the message, not a slice and then its concatenation
+    return b"".join([*kept, memoryview(data)[fields_len:]])
 
 
 def prepend(fields: Sequence[tuple[str, str]]) -> bytes:

@@ -133,4 +133,4 @@ class Personalizer:
         configured (no copy of the message without a signer)."""
         if self.signer is None:
             return prefix
-        return await self.signer.sign(prefix + head + data) + prefix
+        return await self.signer.sign(data, front=prefix + head) + prefix
