@@ -124,8 +124,9 @@ async def assemble(
     undo.push_async_callback(writer.stop)
     writer.events = EventSource(config.events)  # docs/design.md §9: the outbox rows
     metrics = Metrics()
-    # Decisions name the instance, whichever of its processes made them.
-    audit = Audit(writer, instance=instance, metrics=metrics)
+    # Rows name the process that decided: each is the only writer of its own hash chain
+    # (docs/accountability.md), so `/wN` for a worker.
+    audit = Audit(writer, instance=store.holder, metrics=metrics)
     key = await erasure_key(store, config)
     writer.chain_key = key  # the decision chain digests addresses as `forget` would
     signing = await report_keys(store)

@@ -24,6 +24,9 @@ def instance_config(
     home.mkdir(exist_ok=True)
     sections = gateway_sections(home, upstream_url, **overrides)
     sections["store"].update({"url": store_url, "instance": name})
+    # One process each: these tests name the instance that decided or holds a message
+    # (an SMTP worker process's rows say `NAME/wN`, tests/app/test_processes.py).
+    sections["smtp"].setdefault("processes", 1)
     path = home / f"{name}.toml"
     path.write_text(toml_text(sections))
     return path
