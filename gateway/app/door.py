@@ -38,6 +38,10 @@ PAUSE_WHEN_OUT = 0.1
 """Seconds accepting pauses when the process is out of descriptors (the sessions it has
 end meanwhile); asyncio's own listener waits a whole second."""
 OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+ADMIT_WAIT = 0.025
+ADMIT_WAITS = 4
+"""A connection over a session limit waits up to ADMIT_WAIT x ADMIT_WAITS seconds for the
+workers' news of sessions that ended before it is refused (greeting `421`)."""
 
 
 def listen_socket(listen: str, backlog: int, what: str) -> socket.socket:
@@ -110,8 +114,16 @@ class Door:
         if (listener, tls) in self._listeners:
             self._loop.add_reader(listener.fileno(), self._accept, listener, tls)
 
-    def _admit(self, conn: socket.socket, peer: object, tls: bool) -> None:
+    def _admit(self, conn: socket.socket, peer: object, tls: bool, waited: int = 0) -> None:
+        if not self._listeners:  # closed while it waited: stopping
+            conn.close()
+            return
         host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+        if waited < ADMIT_WAITS and self.workers.ready() and self._limits.full(host):
+            # A worker tells of a session's end a moment after the client has seen it end,
+            # and a client that reconnects at once would meet a count that lags behind.
+            self._loop.call_later(ADMIT_WAIT, self._admit, conn, peer, tls, waited + 1)
+            return
         refusal = self._limits.admit(host)
         if refusal is not None:  # RFC 5321 §3.8: 421 as the greeting, then close
             with contextlib.suppress(OSError):  # it may be gone already: nothing to tell

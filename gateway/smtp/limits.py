@@ -52,6 +52,13 @@ class SessionLimits:
         self.inflight = 0
         self._refusals = Sampled(log)
 
+    def full(self, host: str) -> bool:
+        """Whether a session from `host` would be refused now (nothing counted or logged)."""
+        return (
+            self.open >= self.config.max_sessions
+            or self.per_client[host] >= self.config.max_sessions_per_client
+        )
+
     def admit(self, host: str) -> str | None:
         """None and the session counted, or the 421 that refuses it."""
         if self.open >= self.config.max_sessions:

@@ -11,6 +11,7 @@ import signal
 import smtplib
 import socket
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,23 @@ def test_sessions_per_client_counted_across_processes(tmp_path, process_factory,
     asyncio.run(wait_until(admitted_again, 20))
     for sock, _ in held[1:]:
         sock.close()
+
+
+def test_clients_at_their_limit_that_reconnect_at_once_are_not_refused(
+    tmp_path, process_factory, upstream
+):
+    """Eight clients from one address, each sending five messages a session each, with
+    max_sessions_per_client = 8: a session's end reaches the door a moment after the client
+    has seen it, so the door waits for that news before it would refuse."""
+    proc = start(tmp_path, process_factory, upstream.url, max_sessions_per_client=8)
+
+    def client(n: int) -> list[dict]:
+        return [send(proc.smtp_port, [f"c{n}m{m}@example.org"]) for m in range(5)]
+
+    with ThreadPoolExecutor(8) as pool:
+        refused = [r for refusals in pool.map(client, range(8)) for r in refusals if r]
+    assert refused == []
+    assert len(upstream.handler.wait_for(40)) >= 1
 
 
 def auth_attempt(port: int, password: str) -> bytes:
