@@ -23,7 +23,7 @@ from gateway.pipeline.mailboxes import LocalMailboxes
 from gateway.pipeline.mime import TextPart, moved
 from gateway.pipeline.receive import Incoming
 from gateway.pipeline.replies import FAULT
-from gateway.pipeline.transaction import Client, Transaction
+from gateway.pipeline.transaction import Bound, Client, Transaction
 from gateway.pipeline.transform.personalize import Personalizer
 from gateway.pipeline.transform.trace import missing_fields, received_field
 from gateway.pipeline.transform.unsubscribe import Template
@@ -63,17 +63,23 @@ class Acceptor:
     def begin(self, client: Client, sender: str, relay_refusal: str | None) -> Transaction:
         """The transaction an accepted MAIL opens, bound to its stream (if any) at once."""
         purpose, topic = stream_for(self._config, client.user, sender)
-        return Transaction(client, sender, purpose, topic, relay_refusal)
+        transaction = Transaction(client, sender, purpose, topic, relay_refusal)
+        if purpose is not None:
+            classification = Classification(purpose, "stream", topic=topic)
+            transaction.bound = Bound(
+                classification, message_facts(classification, None, None), _who(client, sender)
+            )
+        return transaction
 
     async def recipient(self, transaction: Transaction, address: str) -> str | None:
         """With the stream known, each recipient is decided here: a real per-recipient 550."""
-        if transaction.purpose is None:
+        bound = transaction.bound
+        if bound is None:
             return None
-        paused = self._paused(transaction.sender, transaction.purpose)
+        paused = self._paused(transaction.sender, bound.message.purpose)
         if paused:
             return paused
-        classification = Classification(transaction.purpose, "stream", topic=transaction.topic)
-        facts = message_facts(classification, None, None)
+        classification, facts = bound.classification, bound.message
         try:
             known = await self._decider.facts([address])
             verdict = self._decider.decide(known, facts)[address]
@@ -81,7 +87,7 @@ class Acceptor:
             log.exception("decision at RCPT failed for %s", address)
             return FAULT
         decision = decision_record(
-            _who(transaction.client, transaction.sender),
+            bound.who,
             self._decider.recorded_address(address, verdict),
             "rcpt",
             classification,
@@ -274,9 +280,13 @@ class Acceptor:
         made the purpose stricter or changed the topic, noted something, or where the
         content rules refuse)."""
         facts = message_facts(classification, message.headers, content)
+        stands = _stream_unchanged(transaction, classification)
+        decided = transaction.decided(message.recipients) if stands else None
+        if decided is not None and self._decider.stands(decided, facts):
+            # DATA added nothing the engine reads: the RCPT decisions stand as they are
+            return {a: transaction.verdicts[a] for a in message.recipients}, {}
         known = await self._decider.facts(message.recipients, transaction.facts)
         verdicts = self._decider.decide(known, facts)
-        stands = _stream_unchanged(transaction, classification)
         decisions = {
             address: decision_record(
                 who,

@@ -72,6 +72,40 @@ def decide(
     return verdict if sender_verdict.allowed else sender_verdict
 
 
+def same_verdicts(
+    policies: Mapping[str, Policy], before: MessageFacts, after: MessageFacts
+) -> bool:
+    """Whether every recipient's verdict on `after` is its verdict on `before` (same
+    recipient facts, same moment): the message fields the engine reads are equal, and what
+    `after` adds (content, Subject, From) is read by no rule of any policy and gives no
+    warning. The accept stage lets the RCPT verdicts stand on it instead of deciding again."""
+    if _weighed(before) != _weighed(after):
+        return False
+    if after.content is None and before.content is None:
+        return True
+    if _warnings(after) or _warnings(before):
+        return False
+    return not any(_reads_content(policy, after.purpose) for policy in policies.values())
+
+
+def _weighed(message: MessageFacts) -> tuple[str | None, ...]:
+    """What bases and suppressions read of a message (the rest is for content rules)."""
+    return (message.purpose, message.topic, message.category, message.partner)
+
+
+def _reads_content(policy: Policy, purpose: str) -> bool:
+    """Content rules for `purpose`, or for a purpose it is treated as (Subject and From
+    are read by content rules alone)."""
+    seen: set[str] = set()
+    while purpose in policy.purposes and purpose not in seen:
+        seen.add(purpose)
+        rules = policy.purposes[purpose]
+        if rules.content:
+            return True
+        purpose = rules.treat_as or ""
+    return False
+
+
 def _policy(policies: Mapping[str, Policy], code: str) -> Policy:
     if code not in policies:
         raise PolicyError([f"no policy {code!r}; loaded: {', '.join(sorted(policies))}"])
@@ -139,7 +173,7 @@ def _assess(policy: Policy, ctx: Context, purpose: str) -> _Assessment:
         else:
             failures.extend(outcome)
     if grants:
-        grant = min(grants, key=lambda g: ALLOW_BASES.index(g.name))
+        grant = grants[0] if len(grants) == 1 else min(grants, key=_rank)
         return _Assessment(grant, barriers + _content(ctx, rules))
     if rules.treat_as is not None:
         inner = _assess(policy, ctx, rules.treat_as)
@@ -149,6 +183,10 @@ def _assess(policy: Policy, ctx: Context, purpose: str) -> _Assessment:
     # refusal better than one that found nothing.
     specific = tuple(f for f in failures if not f.absent)
     return _Assessment(None, barriers + (specific or tuple(failures)) + _content(ctx, rules))
+
+
+def _rank(basis: Basis) -> int:
+    return ALLOW_BASES.index(basis.name)
 
 
 # --- suppressions and sources --------------------------------------------------------------
@@ -183,14 +221,16 @@ def _blocks(rule: SuppressionRule, scope: str, purpose: str, topic: str | None) 
 def _inactive(recipient: RecipientFacts, now: datetime, after_days: int) -> bool:
     if after_days <= 0:
         return False
-    moments = [
-        recipient.last_engaged_at,
-        *(c.double_opt_in_at for c in recipient.consents),
-        *(c.granted_at for c in recipient.consents),
-        *(r.last_at for r in recipient.relationships if r.kind == "purchase"),
-    ]
-    known = [moment for moment in moments if moment is not None]
-    return bool(known) and max(known) < now - timedelta(days=after_days)
+    # Once per recipient and decision: no list of moments, no cut-off without a moment.
+    latest = recipient.last_engaged_at
+    for consent in recipient.consents:
+        for moment in (consent.double_opt_in_at, consent.granted_at):
+            if moment is not None and (latest is None or moment > latest):
+                latest = moment
+    for relationship in recipient.relationships:
+        if relationship.kind == "purchase" and (latest is None or relationship.last_at > latest):
+            latest = relationship.last_at
+    return latest is not None and latest < now - timedelta(days=after_days)
 
 
 # --- content -------------------------------------------------------------------------------

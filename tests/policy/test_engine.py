@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from gateway.policy import Settings, Suppression
+from gateway.policy import MessageFacts, Settings, Suppression
+from gateway.policy.engine import same_verdicts
 from tests.policy.table import (
     CITES,
     CUSTOMER,
     FAN,
     NOBODY,
+    POLICIES,
     Case,
     consent,
     decide_case,
@@ -74,3 +78,26 @@ def test_strictest_combination_keeps_the_recipient_verdict_when_both_allow() -> 
 def test_unknown_combine_mode_is_refused() -> None:
     with pytest.raises(ValueError, match=r"policy\.combine must be one of recipient, strictest"):
         Settings(combine="loosest")
+
+
+def test_verdicts_stand_when_data_adds_nothing_the_engine_reads() -> None:
+    """What the accept stage asks before deciding RCPT-time verdicts again at DATA."""
+    at_rcpt = MessageFacts("transactional")
+    plain = msg("transactional", category=None, subject="Your receipt")
+    assert same_verdicts(POLICIES, at_rcpt, at_rcpt)
+    assert same_verdicts(POLICIES, at_rcpt, plain)  # no policy has content rules for it
+    # a warning, a content rule, or a field the bases read: decided again
+    assert not same_verdicts(
+        POLICIES, at_rcpt, msg("transactional", category=None, promotional=True)
+    )
+    assert not same_verdicts(POLICIES, MessageFacts("marketing"), msg("marketing", category=None))
+    assert not same_verdicts(POLICIES, at_rcpt, msg("transactional"))  # category "shoes"
+    assert not same_verdicts(POLICIES, at_rcpt, MessageFacts("transactional", topic="orders"))
+    # a purpose treated as another one with content rules reads the content too (cz.service)
+    assert not same_verdicts(POLICIES, MessageFacts("service"), msg("service", category=None))
+    for case in (
+        Case("fan", "fr", FAN, plain, "", ""),
+        Case("customer", "cz", CUSTOMER, plain, "", ""),
+        Case("bounced", "us", who(Suppression("all", "hard-bounce")), plain, "", ""),
+    ):
+        assert decide_case(case) == decide_case(replace(case, message=at_rcpt))
