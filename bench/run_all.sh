@@ -2,9 +2,10 @@
 # Issue 14's workloads in one run, each against the Postfix relay of the same run (see
 # docs/performance.md). All: smtp-source -> relay -> smtp-sink (../../shared/bench/run_bench.sh),
 # 5 KB, 20 sessions, durable spool (synchronous=FULL), loopback only.
-#   1  1 recipient, full decision path (marketing stream: consent look-up, content rules,
-#      footer, per-recipient List-Unsubscribe + token), store of --contacts generated
-#      contacts; target: delivered rate >= 2.0 x Postfix's
+#   1  1 recipient, full decision path on a store of --contacts generated contacts: the
+#      transactional stream decided at RCPT (suppression look-up, verdict, decision rows), as
+#      in issue 14's baseline; --w1-stream marketing for consent look-up, content rules,
+#      footer and per-recipient List-Unsubscribe + token; target: >= 2.0 x Postfix's rate
 #   2  10 recipients, transactional stream (one upstream copy); target >= 1.5 x Postfix's
 #   3  10 recipients, marketing stream (a copy per recipient); copies delivered/s at the
 #      sink >= 0.6 x workload 1's msgs/s
@@ -29,6 +30,7 @@
 #   --contacts 1000000, --small-store 10000, --big-store 10000000;
 #   --pg postgresql://postgres@127.0.0.1:5432 (trust auth; creates and drops gk_bench_run_*);
 #   --quick: a smoke check (-n 300 --n10 100 --probe-count 300, stores of 20,000/10,000).
+#   --w1-stream transactional|marketing: the stream of workloads 1, 4, 6 and 7.1.
 #   GK_BENCH_PROCESSES=N in the environment: `processes = N` in the gateway's [smtp].
 # Prints one line per workload at the end; raw lines go to bench/results/<timestamp>.txt
 # (gitignored). Needs root for the private Postfix instance (postfix_instance.sh).
@@ -39,7 +41,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 if [ -x "$ROOT/.venv/bin/python3" ]; then export PATH="$ROOT/.venv/bin:$PATH"; fi
 BENCH=${BENCH:-$ROOT/../shared/bench}
 N=20000 N10=10000 SIZE=5120 SESS=20 TIMEOUT=300 ONLY=1,2,3,4,5,6,7
-CONTACTS=1000000 SMALL=10000 BIG=10000000 PROBE_N=10000 PROBE_RATE=""
+CONTACTS=1000000 SMALL=10000 BIG=10000000 PROBE_N=10000 PROBE_RATE="" W1_STREAM=transactional
 CACHE=${GK_BENCH_CACHE:-/tmp/gk_bench_stores} PG=postgresql://postgres@127.0.0.1:5432
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -57,6 +59,7 @@ while [ $# -gt 0 ]; do
     --cache) CACHE=$2; shift 2;;
     --pg) PG=$2; shift 2;;
     --bench) BENCH=$2; shift 2;;
+    --w1-stream) W1_STREAM=$2; shift 2;;
     --quick) N=300 N10=100 PROBE_N=300 CONTACTS=20000 SMALL=10000 BIG=20000 TIMEOUT=60; shift;;
     -h|--help) sed -n '2,/^set /p' "$0" | sed '$d'; exit 0;;
     *) echo "unknown option $1" >&2; exit 2;;
@@ -85,7 +88,7 @@ mkdir -p "$HERE/results"
 OUT=$HERE/results/$(date +%Y%m%d-%H%M%S).txt
 {
   echo "# $(date -Is) nproc=$(nproc) $(python3 --version) only=$ONLY n=$N n10=$N10 size=$SIZE sessions=$SESS"
-  echo "# contacts=$CONTACTS small=$SMALL big=$BIG probe_count=$PROBE_N processes=${GK_BENCH_PROCESSES:-default}"
+  echo "# contacts=$CONTACTS small=$SMALL big=$BIG probe_count=$PROBE_N processes=${GK_BENCH_PROCESSES:-default} w1_stream=$W1_STREAM"
   echo "# gatekeeper commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(
     git -C "$ROOT" diff --quiet HEAD -- gateway 2>/dev/null || echo ' + uncommitted changes')"
 } | tee "$OUT" >&2
@@ -120,6 +123,11 @@ postal_address = "1 Bench Street"
 EOF
 GKR="bash $HERE/gatekeeper_relay.sh {RELAY_PORT} {SINK_PORT}"
 MKT="GK_BENCH_PURPOSE=marketing GK_BENCH_TOML=$WORK/marketing.toml"
+case "$W1_STREAM" in
+  transactional) W1=GK_BENCH_PURPOSE=transactional;;
+  marketing) W1=$MKT;;
+  *) echo "--w1-stream: transactional or marketing" >&2; exit 2;;
+esac
 RUNDB="GK_BENCH_DB=$WORK/run.db GK_BENCH_DB_MOVE=1"
 fresh() {  # a fresh copy of a store for one measurement, synced before it (no write-back during it)
   cp "$1" "$WORK/run.db" && sync "$WORK/run.db"
@@ -161,7 +169,7 @@ if wants 1 3 5 || { want 4 && [ -z "$PROBE_RATE" ]; }; then
       > "$WORK/w1.rss" 2>&1 &
     SAMPLER=$!
   fi
-  measure w1 "$N" -n "$N" -r 1 --relay-cmd "env $MKT $RUNDB GK_BENCH_PIDFILE=$WORK/w1.pid $GKR"
+  measure w1 "$N" -n "$N" -r 1 --relay-cmd "env $W1 $RUNDB GK_BENCH_PIDFILE=$WORK/w1.pid $GKR"
   if [ -n "$SAMPLER" ]; then
     for _ in $(seq 100); do kill -0 "$SAMPLER" 2>/dev/null || break; sleep 0.1; done
     kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null
@@ -192,7 +200,7 @@ if want 4; then
   fresh "$MAIN"
   t=$SECONDS
   line=$(python3 -m bench.latency_probe --rate "${rate:-100}" --count "$PROBE_N" \
-         --max-seconds "$TIMEOUT" --relay-cmd "env $MKT $RUNDB $GKR" 2>"$WORK/err")
+         --max-seconds "$TIMEOUT" --relay-cmd "env $W1 $RUNDB $GKR" 2>"$WORK/err")
   sed 's/^/# w4: /' "$WORK/err" >> "$OUT"
   echo "w4 $line" >> "$OUT"; echo "w4 $line ($((SECONDS - t)) s)" >&2
   rm -rf "$WORK"/gk_bench.* "$WORK/run.db"
@@ -211,7 +219,7 @@ if want 6; then
   for size in small big; do
     if [ $size = small ]; then db=$SMALLDB count=$SMALL; else db=$BIGDB count=$BIG; fi
     fresh "$db"
-    measure "w6.$size contacts=$count" "$N" -n "$N" -r 1 --relay-cmd "env $MKT $RUNDB $GKR"
+    measure "w6.$size contacts=$count" "$N" -n "$N" -r 1 --relay-cmd "env $W1 $RUNDB $GKR"
   done
 fi
 
@@ -223,7 +231,7 @@ if want 7; then
     PG_DBS+=("$db")
     url="GK_BENCH_STORE_URL=$PG/$db"
     if [ $r = 1 ]; then
-      measure w7.r1 "$N" -n "$N" -r 1 --relay-cmd "env $MKT $url $GKR"
+      measure w7.r1 "$N" -n "$N" -r 1 --relay-cmd "env $W1 $url $GKR"
     else
       measure w7.r10 "$N10" -n "$N10" -r 10 --relay-cmd "env $url $GKR"
     fi
