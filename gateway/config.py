@@ -87,8 +87,9 @@ class DeliveryConfig:
     retry_initial: float = 60.0
     """Upper bound of the first retry delay in seconds; later ones double, with jitter."""
     retry_max: float = 3600.0
-    batch_window_ms: float = 2.0
-    """How long a spool commit waits to gather other sessions' messages (group commit)."""
+    batch_window_ms: float = 0.0
+    """How long a spool commit waits to gather other sessions' messages; at 0 a commit
+    takes what arrived while the one before it ran (group commit without a timer)."""
     lease: float = 600.0
     """Seconds a message being delivered belongs to this instance (renewed while it is held):
     after it runs out, any instance sharing the store takes the message over."""
