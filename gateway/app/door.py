@@ -166,7 +166,14 @@ async def open_door(
                 True,
             )
         )
-    processes = Workers(config, workers, gateway.store, limits.release, authenticator.failures)
+    processes = Workers(
+        config,
+        workers,
+        gateway.store,
+        limits.release,
+        authenticator.failures,
+        handler.rate_allows,  # one count of each login's messages, kept here
+    )
     door = Door(gateway, limits, authenticator, processes)
     gateway.tls = tls
     gateway.smtp_factory = session_factory(

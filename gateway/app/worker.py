@@ -28,6 +28,7 @@ from gateway.app.loop import LOOP_FACTORY
 from gateway.app.parts import Gateway
 from gateway.app.run import stop
 from gateway.app.workers import WorkerStart
+from gateway.config import SmtpUser
 from gateway.logs import setup_logging
 from gateway.smtp.auth import Authenticator
 from gateway.smtp.limits import HandedOver
@@ -113,6 +114,7 @@ async def _start(start: WorkerStart, channel: Channel) -> Gateway:
         limits = HandedOver(
             config.smtp, lambda host: _tell(channel, {"op": "closed", "host": host})
         )
+        handler.ask_rate = lambda user: _ask_rate(channel, user)
         gateway.smtp_factory = session_factory(gateway, handler, tls, limits, authenticator)
         gateway.tls = tls
         gateway.authenticator = authenticator
@@ -139,6 +141,16 @@ def _received(gateway: Gateway, channel: Channel, message: Message, fds: list[in
             bool(message.get("tls")),
             lambda: _tell(channel, {"op": "closed", "host": host}),
         )
+
+
+async def _ask_rate(channel: Channel, user: SmtpUser) -> bool:
+    """Whether the serving process counts one more message of `user` within its allowance;
+    when it cannot tell (gone, or too slow to answer) the message waits: `451`."""
+    try:
+        answer = await channel.request({"op": "rate", "user": user.name})
+    except (ConnectionError, TimeoutError):
+        return False
+    return bool(answer.get("ok"))
 
 
 def _tell(channel: Channel, message: Message) -> None:

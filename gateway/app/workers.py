@@ -91,11 +91,13 @@ class Workers:
         store: Store,
         released: Callable[[str], None],
         failures: Failures,
+        rate_allows: Callable[[str], bool],
     ) -> None:
         self._config = config
         self._store = store
         self._released = released
         self._failures = failures
+        self._rate_allows = rate_allows
         self._all = [Worker(i) for i in range(1, count + 1)]
         self._ready: list[Worker] = []
         self._stopping = False
@@ -146,6 +148,8 @@ class Workers:
             self._released(message["host"])
         elif op == "auth_failed":
             self._failures.add(message["client"], time.monotonic())
+        elif op == "rate" and worker.channel is not None:
+            worker.channel.answer(message, ok=self._rate_allows(message["user"]))
         elif op == "ready":
             worker.holder = message["holder"]
             self._ready = [w for w in self._all if w is worker or w in self._ready]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope
 
 from gateway.addresses import AddressError, canonical, check, matches_glob
-from gateway.config import SmtpConfig
+from gateway.config import SmtpConfig, SmtpUser
 from gateway.pipeline import replies
 from gateway.pipeline.accept import Acceptor
 from gateway.pipeline.receive import Incoming
@@ -27,6 +28,10 @@ class Handler:
         self._acceptor = acceptor
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow_networks]
         self._rates = RateLimiter()
+        self._users = {user.name: user for user in config.users}
+        self.ask_rate: Callable[[SmtpUser], Awaitable[bool]] | None = None
+        """In an SMTP worker process: asks the serving process, which keeps the one count
+        of every login's messages (smtp.processes)."""
 
     async def handle_EHLO(
         self,
@@ -73,13 +78,23 @@ class Handler:
             and not matches_glob(sender, user.allowed_senders)
         ):
             return replies.sender_not_allowed(sender, user.name)
-        if user is not None and not self._rates.allow(user):
+        if user is not None and user.rate_per_minute > 0 and not await self._rate_allows(user):
             return replies.rate_limited(user.name, user.rate_per_minute)
         session.transaction = self._acceptor.begin(session, sender, refusal)
         # `<>` stays in the envelope as typed: aiosmtpd takes an empty one for "no MAIL yet".
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return replies.SENDER_OK
+
+    async def _rate_allows(self, user: SmtpUser) -> bool:
+        if self.ask_rate is not None:
+            return await self.ask_rate(user)
+        return self._rates.allow(user)
+
+    def rate_allows(self, name: str) -> bool:
+        """For a worker's login `name`: True (and its message counted) within its allowance."""
+        user = self._users.get(name)
+        return user is not None and self._rates.allow(user)
 
     async def handle_RCPT(
         self,

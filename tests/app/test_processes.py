@@ -155,6 +155,22 @@ def test_auth_failures_count_in_every_process(tmp_path, process_factory, upstrea
         assert auth_attempt(proc.smtp_port, "right one") == b"421"
 
 
+def test_a_logins_rate_is_one_count_over_every_process(tmp_path, process_factory, upstream):
+    users = [
+        {"name": "app", "password_hash": hash_password("right one", "scrypt"), "rate_per_minute": 3}
+    ]
+    proc = start(tmp_path, process_factory, upstream.url, users=users)
+
+    def one_message(n: int) -> int:
+        with smtplib.SMTP("127.0.0.1", proc.smtp_port, timeout=30) as client:
+            client.login("app", "right one")
+            code, _ = client.mail("app@example.com")
+            return code
+
+    # A session each, so spread over the three processes; the allowance is counted once.
+    assert [one_message(n) for n in range(5)] == [250, 250, 250, 451, 451]
+
+
 def test_a_dead_worker_is_replaced_and_mail_goes_on(tmp_path, process_factory, upstream):
     proc = start(tmp_path, process_factory, upstream.url)
     assert proc.proc is not None
