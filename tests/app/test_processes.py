@@ -130,6 +130,24 @@ def test_clients_at_their_limit_that_reconnect_at_once_are_not_refused(
     assert len(upstream.handler.wait_for(40)) >= 1
 
 
+def test_a_flood_from_one_address_meets_421_while_another_is_served(
+    tmp_path, process_factory, upstream
+):
+    proc = start(tmp_path, process_factory, upstream.url, max_sessions_per_client=10)
+    flood = []
+    for _ in range(30):
+        sock = socket.create_connection(("127.0.0.1", proc.smtp_port), timeout=30)
+        flood.append(sock)
+    greetings = [sock.recv(512) for sock in flood]
+    assert sum(g.startswith(b"220") for g in greetings) == 10
+    assert sum(g.startswith(b"421 4.7.0") for g in greetings) == 20
+    with smtplib.SMTP("127.0.0.1", proc.smtp_port, source_address=("127.0.0.2", 0)) as client:
+        client.sendmail("app@example.com", ["other@example.org"], RECEIPT)
+    assert upstream.handler.wait_for(1)
+    for sock in flood:
+        sock.close()
+
+
 def auth_attempt(port: int, password: str) -> bytes:
     """One AUTH PLAIN in a session of its own: its reply's code."""
     token = base64.b64encode(f"\0app\0{password}".encode())
