@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.consent.signing import SigningError, verify
 from gateway.store.records import DecisionQuery
+from tests.support.waiting import settled
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -29,6 +30,11 @@ def send(port: int) -> None:
         client.sendmail(
             "receipts@shop.example", ["eva@example.org"], "Subject: Receipt\r\n\r\nHi\r\n"
         )
+
+
+async def rcpt_rows(gw: Any) -> list[Any]:
+    rows = await gw.store.decisions(DecisionQuery(recipient="eva@example.org"))
+    return [(seq, decision) for seq, decision in rows if decision.phase == "rcpt"]
 
 
 @pytest.fixture
@@ -54,7 +60,8 @@ async def setup(tmp_path: Path, gateway_factory: Any, upstream: Any) -> Any:
         ) as reply:
             assert reply.status == 201, await reply.text()
         await asyncio.to_thread(send, gw.smtp_port)
-        await gw.writer.flush()
+        await asyncio.to_thread(upstream.handler.wait_for, 1)
+        await settled(gw)  # the delivery row is in the log too, beside the RCPT row
         yield gw, session, base, key.public_key()
 
 
@@ -65,8 +72,9 @@ async def test_export_json_and_pdf(setup: Any, tmp_path: Path) -> None:
         doc = await reply.json()
     [consent] = doc["consents"]
     assert (consent["topic"], consent["proof"]) == ("news", PROOF)
-    [(seq, decision)] = await gw.store.decisions(DecisionQuery(recipient="eva@example.org"))
-    [row] = doc["decisions"]["rows"]
+    [(seq, decision)] = await rcpt_rows(gw)
+    [row] = [r for r in doc["decisions"]["rows"] if r["seq"] == seq]
+    assert len(doc["decisions"]["rows"]) == 2, "the RCPT decision and the delivery"
     assert (row["seq"], row["id"], row["purpose"], row["rule"]) == (
         seq,
         decision.id,
@@ -95,7 +103,7 @@ async def test_export_json_and_pdf(setup: Any, tmp_path: Path) -> None:
 
 async def test_decision_proof_is_signed_and_fails_when_altered(setup: Any) -> None:
     gw, session, base, public = setup
-    [(seq, decision)] = await gw.store.decisions(DecisionQuery(recipient="eva@example.org"))
+    [(seq, decision)] = await rcpt_rows(gw)
     async with session.get(f"{base}/decisions/{seq}/proof") as reply:
         assert reply.status == 200
         signed = await reply.json()
