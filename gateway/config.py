@@ -58,7 +58,8 @@ class SmtpConfig(SmtpSecurity, SmtpLimits):  # + the AUTH, TLS, open-relay and l
     """Idle seconds before a client is dropped (RFC 5321 §4.5.3.2.7 asks at least 5 min)."""
     users: list[SmtpUser] = field(default_factory=list)
     processes: int = 0
-    """Processes serving SMTP sessions (`gatekeeper serve`); 0 = one per available core."""
+    """Processes serving SMTP sessions (`gatekeeper serve`); 0 = one per available core
+    (CPU affinity and cgroup quota), at most 8."""
 
 
 @dataclass

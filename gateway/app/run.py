@@ -41,9 +41,25 @@ def warn_about_identity(config: Config) -> None:
         )
 
 
+DEFAULT_MAX_PROCESSES = 8
+"""The most processes `smtp.processes = 0` makes: past a few, the store's one writer at a
+time sets the pace, and each process costs its memory (~70 MB)."""
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
 def process_count(config: Config) -> int:
-    """smtp.processes, 0 meaning one per core this process may run on."""
-    return config.smtp.processes or len(os.sched_getaffinity(0))
+    """smtp.processes; 0 means one per core this process may use: its CPU affinity, and a
+    container's CPU quota (cgroup v2 `cpu.max`, which affinity does not show)."""
+    if config.smtp.processes:
+        return config.smtp.processes
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 (or not Linux): affinity alone
+    return min(cores, DEFAULT_MAX_PROCESSES)
 
 
 async def start(config: Config, processes: int = 1) -> Gateway:

@@ -17,6 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from gateway.app import run
+from gateway.config import Config
 from gateway.passwords import hash_password
 from tests.support.cli import run_cli
 from tests.support.config import gateway_sections, write_config
@@ -233,3 +235,17 @@ def test_a_bad_process_count_is_one_line_at_start(tmp_path, upstream):
         f"gatekeeper: {tmp_path / 'gatekeeper.toml'}: 'smtp.processes' must be 0 (one per core)"
         " to 64"
     ]
+
+
+def test_one_process_per_core_the_container_may_use(tmp_path, monkeypatch):
+    cpu_max = tmp_path / "cpu.max"
+    monkeypatch.setattr(run, "CGROUP_CPU_MAX", cpu_max)
+    config = Config()
+    cores = len(os.sched_getaffinity(0))
+    assert run.process_count(config) == min(cores, run.DEFAULT_MAX_PROCESSES)  # no cgroup file
+    cpu_max.write_text("max 100000\n")
+    assert run.process_count(config) == min(cores, run.DEFAULT_MAX_PROCESSES)
+    cpu_max.write_text("150000 100000\n")  # docker run --cpus=1.5
+    assert run.process_count(config) == 1
+    config.smtp.processes = 5
+    assert run.process_count(config) == 5
