@@ -131,15 +131,15 @@ class Door:
             conn.close()
             return
         worker = self._pick()
-        if worker is None:
-            self.local_open += 1
-            hand_over(self._gateway, conn, tls, lambda: self.local_ended(host))
-            return
-        client = client_key(peer)
-        failures = (client, self._auth.failures.count(client, time.monotonic()))
-        if not worker.hand_over(conn.fileno(), host, tls, failures):
-            self._limits.release(host)
-        conn.close()
+        if worker is not None:
+            client = client_key(peer)
+            failures = (client, self._auth.failures.count(client, time.monotonic()))
+            if worker.hand_over(conn.fileno(), host, tls, failures):
+                conn.close()  # the worker has its own descriptor of it now
+                return
+        # this process's own, or a worker's that could not take it (it just died)
+        self.local_open += 1
+        hand_over(self._gateway, conn, tls, lambda: self.local_ended(host))
 
     def _pick(self) -> Worker | None:
         """The process with the fewest open sessions (None: this one); ties taken in turn."""
