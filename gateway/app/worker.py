@@ -23,7 +23,7 @@ from contextlib import AsyncExitStack
 from gateway.app.assemble import assemble
 from gateway.app.channel import MAX_MESSAGE, Channel, Message
 from gateway.app.handover import hand_over
-from gateway.app.listeners import reload_tls, session_factory
+from gateway.app.listeners import prepare_process, reload_tls, session_factory
 from gateway.app.loop import LOOP_FACTORY
 from gateway.app.parts import Gateway
 from gateway.app.run import stop
@@ -116,6 +116,7 @@ async def _start(start: WorkerStart, channel: Channel) -> Gateway:
         )
         handler.ask_rate = lambda user: _ask_rate(channel, user)
         gateway.smtp_factory = session_factory(gateway, handler, tls, limits, authenticator)
+        prepare_process(gateway)  # descriptors, and malloc giving large messages back
         gateway.tls = tls
         gateway.authenticator = authenticator
         undo.pop_all()

@@ -54,10 +54,11 @@ def gone(pid: int) -> bool:
 
 
 def start(tmp_path: Path, process_factory: Any, upstream_url: str, **smtp: Any) -> GatewayProcess:
-    sections = gateway_sections(tmp_path, upstream_url, smtp={"processes": 3, **smtp})
+    smtp = {"processes": 3, **smtp}
+    sections = gateway_sections(tmp_path, upstream_url, smtp=smtp)
     proc: GatewayProcess = process_factory(write_config(tmp_path, sections)).start()
     assert proc.proc is not None
-    assert len(children(proc.proc.pid)) == 2, "two workers beside the serving process"
+    assert len(children(proc.proc.pid)) == smtp["processes"] - 1, "workers beside the door"
     return proc
 
 
@@ -249,3 +250,27 @@ def test_one_process_per_core_the_container_may_use(tmp_path, monkeypatch):
     assert run.process_count(config) == 1
     config.smtp.processes = 5
     assert run.process_count(config) == 5
+
+
+def rss(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return 1024 * int(next(line.split()[1] for line in status.splitlines() if "VmRSS" in line))
+
+
+def test_every_process_gives_a_large_message_back(tmp_path, process_factory, upstream):
+    """12 MB messages in sessions of their own, three for each of two processes: every
+    process gives the memory back after, a worker as the serving process does."""
+    size = 12 * 1024 * 1024
+    proc = start(tmp_path, process_factory, upstream.url, processes=2)
+    assert proc.proc is not None
+    pids = [proc.proc.pid, *children(proc.proc.pid)]
+    send(proc.smtp_port, ["warm@example.org"])  # imports and first writes, before the base
+    send(proc.smtp_port, ["warm2@example.org"])
+    upstream.handler.wait_for(2)
+    base = {pid: rss(pid) for pid in pids}
+    line = b"x" * 76 + b"\r\n"
+    big = b"From: <app@example.com>\r\nSubject: big\r\n\r\n" + line * (size // len(line))
+    for n in range(6):
+        send(proc.smtp_port, [f"big{n}@example.org"], big)
+    upstream.handler.wait_for(8, 60)
+    asyncio.run(wait_until(lambda: all(rss(p) - base[p] < size // 4 for p in pids), 30))
