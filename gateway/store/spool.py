@@ -6,7 +6,6 @@ import time
 from collections.abc import Sequence
 
 from gateway.store.chain_store import ChainSide
-from gateway.store.dialect import Connection
 from gateway.store.records import (
     Decision,
     DecisionQuery,
@@ -29,6 +28,7 @@ from gateway.store.sql import (
     SPOOL_PAGE_AFTER,
     UNHELD,
     WRITE_PROBE,
+    Statements,
     count_queries,
     decision_from_row,
     decisions_sql,
@@ -45,18 +45,20 @@ class SpoolSide(ChainSide):
     """This instance's name: recipients it spools or claims are held by it (docs/fleet.md)."""
 
     pieces_from: int | None = None
-    """Messages this large or larger are written by `write_pieces` (None: bound whole)."""
+    """Messages this large or larger get a sized row their engine fills in pieces, in
+    `run_batch` (None: every message bound whole)."""
 
     async def commit(self, batch: WriteBatch) -> None:
-        async with self.transaction() as db:
-            for sql, rows in write_batch_statements(batch, self.holder, self.pieces_from):
-                await db.executemany(sql, rows)
-            for message in written_in_pieces(batch, self.pieces_from):
-                await self.write_pieces(db, message)
+        statements = write_batch_statements(batch, self.holder, self.pieces_from)
+        await self.run_batch(statements, written_in_pieces(batch, self.pieces_from))
 
-    async def write_pieces(self, db: Connection, message: SpoolMessage) -> None:
-        """Fill the room a sized row left with head + data (engines with `pieces_from`)."""
-        raise NotImplementedError
+    async def run_batch(self, statements: Statements, pieces: list[SpoolMessage]) -> None:
+        """The statements in one durable transaction; an engine with `pieces_from` overrides
+        this to fill the sized rows of `pieces` in it too."""
+        assert not pieces
+        async with self.transaction() as db:
+            for sql, rows in statements:
+                await db.executemany(sql, rows)
 
     async def spool_release(self, now: float) -> int:
         async with self.transaction() as db:

@@ -182,9 +182,13 @@ def written_in_pieces(batch: WriteBatch, pieces_from: int | None) -> list[SpoolM
     return [m for m in batch.messages if len(m.head) + len(m.data) >= pieces_from]
 
 
+Statements = list[tuple[str, list[tuple[Any, ...]]]]
+"""(statement, rows) in the order one commit runs them."""
+
+
 def write_batch_statements(
     batch: WriteBatch, holder: str = "", pieces_from: int | None = None
-) -> list[tuple[str, list[tuple[Any, ...]]]]:
+) -> Statements:
     """(statement, rows) in the order one commit runs them; statements with no rows left out.
     New recipients are held by `holder` (this instance delivers them from memory). Messages
     `written_in_pieces` get a row with room for their bytes, which the engine then writes.
@@ -193,7 +197,7 @@ def write_batch_statements(
     last recipient.
     """
     final = [(u.message_id, u.address) for u in batch.updates if u.status in FINAL_STATUSES]
-    steps: list[tuple[str, list[tuple[Any, ...]]]] = [
+    steps: Statements = [
         (INSERT_SPOOL_MESSAGE, _message_rows(batch, pieces_from)),
         (
             INSERT_SPOOL_MESSAGE_SIZED,

@@ -22,16 +22,15 @@ from gateway.store.consent import ConsentSide
 from gateway.store.dialect import SQLITE, STREAM_CHUNK, Connection, marks
 from gateway.store.events import EventSide
 from gateway.store.interface import StoreError
-from gateway.store.records import SpoolMessage, WriteBatch
+from gateway.store.records import SpoolMessage
 from gateway.store.reports import ReportSide
 from gateway.store.schema import render
 from gateway.store.spool import SpoolSide
 from gateway.store.sql import (
     SPOOL_MESSAGE_COLUMNS,
     SPOOL_RECIPIENT_COLUMNS,
+    Statements,
     spool_messages,
-    write_batch_statements,
-    written_in_pieces,
 )
 from gateway.store.write_turn import WriteTurn
 
@@ -90,11 +89,6 @@ class SqliteConnection:
                 for row in rows:
                     yield row
 
-    async def write_spool_data(self, message: SpoolMessage) -> None:
-        """head + data into the zeroblob row INSERT_SPOOL_MESSAGE_SIZED made, straight into
-        the pages. aiosqlite has no blob API: `_execute` runs this on its connection thread."""
-        await self._db._execute(_write_spool_data, self._db._conn, message)
-
     async def claimed_messages(self, ids: Sequence[str]) -> list[Sequence[Any]]:
         """Rows of SPOOL_MESSAGE_COLUMNS; a large message's bytes read by blob I/O into the
         `bytes` it is kept as. Fetched whole, SQLite would first assemble the value in a
@@ -113,6 +107,8 @@ class SqliteConnection:
 
 
 def _write_spool_data(conn: sqlite3.Connection, message: SpoolMessage) -> None:
+    """head + data into the zeroblob row INSERT_SPOOL_MESSAGE_SIZED made, straight into the
+    pages."""
     [(rowid,)] = conn.execute("SELECT rowid FROM spool_message WHERE id = ?", (message.id,))
     with conn.blobopen("spool_message", "data", rowid) as blob:
         blob.write(message.head)
@@ -121,7 +117,7 @@ def _write_spool_data(conn: sqlite3.Connection, message: SpoolMessage) -> None:
 
 def _commit_all(
     conn: sqlite3.Connection,
-    statements: list[tuple[str, list[tuple[Any, ...]]]],
+    statements: Statements,
     pieces: list[SpoolMessage],
 ) -> None:
     """One write batch, on the writer's thread: committed whole or rolled back whole."""
@@ -238,19 +234,14 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
                 await asyncio.shield(_roll_back(db))
                 raise
 
-    async def commit(self, batch: WriteBatch) -> None:
+    async def run_batch(self, statements: Statements, pieces: list[SpoolMessage]) -> None:
         """The whole transaction in one hop to the writer's thread: statement by statement
         each would be a hop of its own (a future, a thread wake-up, a loop wake-up), several
-        per commit on the path of every message's 250."""
-        statements = write_batch_statements(batch, self.holder, self.pieces_from)
-        pieces = written_in_pieces(batch, self.pieces_from)
+        per commit on the path of every message's 250. aiosqlite has no blob API either:
+        `_execute` runs `_commit_all` on its connection's thread."""
         async with self._lock, self._turn:
             db = self.writer
             await db._execute(_commit_all, db._conn, statements, pieces)
-
-    async def write_pieces(self, db: Connection, message: SpoolMessage) -> None:
-        assert isinstance(db, SqliteConnection)
-        await db.write_spool_data(message)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connection]:
