@@ -21,13 +21,13 @@ import ssl
 import time
 
 from gateway.app.handover import hand_over
-from gateway.app.listeners import prepare_process, session_factory
+from gateway.app.listeners import install_sessions, prepare_process
 from gateway.app.parts import Gateway
 from gateway.app.workers import Worker, Workers
 from gateway.config_values import parse_hostport
 from gateway.smtp.auth import Authenticator, client_key
 from gateway.smtp.handler import Handler
-from gateway.smtp.limits import HandedOver, Sampled, SessionLimits
+from gateway.smtp.limits import HandedOver, Sampled, SessionLimits, peer_host
 from gateway.startup import listen_error
 
 log = logging.getLogger("gatekeeper")
@@ -118,8 +118,8 @@ class Door:
         if not self._listeners:  # closed while it waited: stopping
             conn.close()
             return
-        host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
-        if waited < ADMIT_WAITS and self.workers.ready() and self._limits.full(host):
+        host = peer_host(peer)
+        if waited < ADMIT_WAITS and self.workers.ready() and self._limits.refusal(host):
             # A worker tells of a session's end a moment after the client has seen it end,
             # and a client that reconnects at once would meet a count that lags behind.
             self._loop.call_later(ADMIT_WAIT, self._admit, conn, peer, tls, waited + 1)
@@ -175,10 +175,8 @@ async def open_door(
         handler.rate_allows,  # one count of each login's messages, kept here
     )
     door = Door(gateway, limits, authenticator, processes)
-    gateway.tls = tls
-    gateway.smtp_factory = session_factory(
-        gateway, handler, tls, HandedOver(config.smtp, door.local_ended), authenticator
-    )
+    local = HandedOver(config.smtp, door.local_ended)
+    install_sessions(gateway, handler, tls, local, authenticator)
     prepare_process(gateway)
     try:
         await processes.start()

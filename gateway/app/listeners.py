@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
 
 from aiohttp import web
 
@@ -34,9 +33,9 @@ async def close_smtp(gateway: Gateway) -> None:
         await gateway.tls_server.wait_closed()
 
 
-async def start_implicit_tls(gateway: Gateway, tls: ssl.SSLContext | None) -> None:
+async def start_implicit_tls(gateway: Gateway) -> None:
     """`smtp.tls_listen` (RFC 8314 §3): TLS from the first byte, then smtp.listen's sessions."""
-    gateway.tls = tls
+    tls = gateway.tls
     listen = gateway.config.smtp.tls_listen
     if not listen or tls is None or gateway.smtp_factory is None:
         return
@@ -57,14 +56,15 @@ def reload_tls(gateway: Gateway) -> None:
     reload_certificate(gateway.tls, cert, key)
 
 
-def session_factory(
+def install_sessions(
     gateway: Gateway,
     handler: Handler,
     tls: ssl.SSLContext | None,
     limits: SessionLimits,
     authenticator: Authenticator,
-) -> Callable[[], GatewaySMTP]:
-    """What makes every SMTP session of this process, whichever listener it came from."""
+) -> None:
+    """What makes every SMTP session of this process, whichever listener it came from:
+    `gateway.smtp_factory`, with the TLS context and authenticator it shares."""
     config = gateway.config
     host, _ = parse_hostport(config.smtp.listen)
     # On loopback nobody can listen in, so AUTH works without STARTTLS there.
@@ -72,6 +72,7 @@ def session_factory(
     if auth_require_tls is None:
         auth_require_tls = not is_loopback_host(host)
     gateway.authenticator = authenticator
+    gateway.tls = tls
 
     def factory() -> GatewaySMTP:
         session = GatewaySMTP(
@@ -93,7 +94,7 @@ def session_factory(
         gateway.metrics.smtp_sessions.inc()
         return session
 
-    return factory
+    gateway.smtp_factory = factory
 
 
 def prepare_process(gateway: Gateway) -> None:
@@ -108,10 +109,11 @@ async def start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | N
     host, port = parse_hostport(config.smtp.listen)
     limits = SessionLimits(config.smtp)  # one budget for every listener's sessions
     authenticator = Authenticator.from_config(config.smtp)
-    gateway.smtp_factory = session_factory(gateway, handler, tls, limits, authenticator)
+    install_sessions(gateway, handler, tls, limits, authenticator)
     prepare_process(gateway)
     loop = asyncio.get_running_loop()
     backlog = config.smtp.listen_backlog
+    assert gateway.smtp_factory is not None
     try:
         gateway.smtp_server = await loop.create_server(
             gateway.smtp_factory, host, port, backlog=backlog

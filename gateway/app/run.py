@@ -83,7 +83,7 @@ async def start(config: Config, processes: int = 1) -> Gateway:
         else:
             await start_smtp(gateway, handler, tls)
             undo.push_async_callback(close_smtp, gateway)
-            await start_implicit_tls(gateway, tls)
+            await start_implicit_tls(gateway)
         await start_http(gateway)
         start_heartbeat(gateway)
         undo.pop_all()  # everything runs: stop() undoes it from here on

@@ -1,7 +1,7 @@
 """An SMTP worker process (smtp.processes > 1): `python -m gateway.app.worker FD`.
 
 Started by the serving process (gateway/app/workers.py), never by hand. It reads its start
-(config, index, the listen address) from the line FD, runs a gateway without listeners or
+(config, the instance's name, its number) from the line FD, runs a gateway without listeners or
 HTTP, and serves the client sockets the serving process hands it. It stops on SIGTERM, and
 when the serving process dies (the kernel sends SIGTERM then, PR_SET_PDEATHSIG).
 """
@@ -23,7 +23,7 @@ from contextlib import AsyncExitStack
 from gateway.app.assemble import assemble
 from gateway.app.channel import MAX_MESSAGE, Channel, Message
 from gateway.app.handover import hand_over
-from gateway.app.listeners import prepare_process, reload_tls, session_factory
+from gateway.app.listeners import install_sessions, prepare_process, reload_tls
 from gateway.app.loop import LOOP_FACTORY
 from gateway.app.parts import Gateway
 from gateway.app.run import stop
@@ -111,37 +111,29 @@ async def _start(start: WorkerStart, channel: Channel) -> Gateway:
         authenticator.report = lambda client: _tell(
             channel, {"op": "auth_failed", "client": client}
         )
-        limits = HandedOver(
-            config.smtp, lambda host: _tell(channel, {"op": "closed", "host": host})
-        )
+        limits = HandedOver(config.smtp, lambda host: _ended(channel, host))
         handler.ask_rate = lambda user: _ask_rate(channel, user)
-        gateway.smtp_factory = session_factory(gateway, handler, tls, limits, authenticator)
-        prepare_process(gateway)  # descriptors, and malloc giving large messages back
-        gateway.tls = tls
-        gateway.authenticator = authenticator
+        install_sessions(gateway, handler, tls, limits, authenticator)
+        prepare_process(gateway)  # descriptors, malloc, accept-error sampling
         undo.pop_all()
     return gateway
 
 
 def _received(gateway: Gateway, channel: Channel, message: Message, fds: list[int]) -> None:
     op = message.get("op")
-    if op == "metrics":
-        channel.answer(message, samples=gateway.metrics.snapshot())
     if op != "conn":
-        for fd in fds:
+        for fd in fds:  # only a handed-over connection comes with one
             os.close(fd)
+        if op == "metrics":
+            channel.answer(message, samples=gateway.metrics.snapshot())
         return
     host = str(message.get("host", ""))
     client = message.get("client")
     if client and gateway.authenticator is not None:
         gateway.authenticator.failures.seed(client, int(message["auth"]), time.monotonic())
     for fd in fds:
-        hand_over(
-            gateway,
-            socket.socket(fileno=fd),
-            bool(message.get("tls")),
-            lambda: _tell(channel, {"op": "closed", "host": host}),
-        )
+        sock = socket.socket(fileno=fd)
+        hand_over(gateway, sock, bool(message.get("tls")), lambda: _ended(channel, host))
 
 
 async def _ask_rate(channel: Channel, user: SmtpUser) -> bool:
@@ -152,6 +144,11 @@ async def _ask_rate(channel: Channel, user: SmtpUser) -> bool:
     except (ConnectionError, TimeoutError):
         return False
     return bool(answer.get("ok"))
+
+
+def _ended(channel: Channel, host: str) -> None:
+    """A session handed to this process ended (or never began): the door counts it no more."""
+    _tell(channel, {"op": "closed", "host": host})
 
 
 def _tell(channel: Channel, message: Message) -> None:

@@ -56,9 +56,13 @@ class Worker:
         self.holder = ""
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: Channel | None = None
-        self.open = 0
         self.hosts: Counter[str] = Counter()
+        """Its open sessions by client address (to give back to the door's count if it dies)."""
         self.started: asyncio.Future[None] | None = None
+
+    @property
+    def open(self) -> int:
+        return self.hosts.total()
 
     def hand_over(self, conn_fd: int, host: str, tls: bool, failures: tuple[str, int]) -> bool:
         """Send the client's socket, with its AUTH failures as (client key, count) seen so
@@ -72,12 +76,10 @@ class Worker:
             self.channel.send(message, [conn_fd])
         except ConnectionError:
             return False
-        self.open += 1
         self.hosts[host] += 1
         return True
 
     def ended(self, host: str) -> None:
-        self.open -= 1
         self.hosts[host] -= 1
         if self.hosts[host] <= 0:
             del self.hosts[host]
@@ -165,7 +167,6 @@ class Workers:
             for _ in range(count):
                 self._released(host)
         worker.hosts.clear()
-        worker.open = 0
         if self._stopping:
             return
         task = asyncio.get_running_loop().create_task(self._replace(worker))

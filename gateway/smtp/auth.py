@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from gateway.config import SmtpConfig, SmtpUser
 from gateway.passwords import hash_password, verify_password
 from gateway.pipeline import replies
+from gateway.smtp.limits import peer_host
 
 log = logging.getLogger("gatekeeper.auth")
 
@@ -128,7 +129,7 @@ class Failures:
 
 def client_key(peer: object) -> str:
     """The address failures are counted against: the host, or the /64 of an IPv6 host."""
-    host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+    host = peer_host(peer)
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:

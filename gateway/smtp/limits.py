@@ -22,6 +22,11 @@ LOG_EVERY = 10.0
 """Seconds between two log lines about the same kind of refusal."""
 
 
+def peer_host(peer: object) -> str:
+    """The address a client's sessions are counted by: the host of its (host, port) peer."""
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+
+
 class Sampled:
     """One log line per `every` seconds for a repeated event, with the count since the last."""
 
@@ -52,27 +57,25 @@ class SessionLimits:
         self.inflight = 0
         self._refusals = Sampled(log)
 
-    def full(self, host: str) -> bool:
-        """Whether a session from `host` would be refused now (nothing counted or logged)."""
-        return (
-            self.open >= self.config.max_sessions
-            or self.per_client[host] >= self.config.max_sessions_per_client
-        )
+    def refusal(self, host: str) -> str | None:
+        """The 421 a session from `host` would get now, or None (nothing counted or logged)."""
+        if self.open >= self.config.max_sessions:
+            return replies.TOO_MANY_SESSIONS
+        if self.per_client[host] >= self.config.max_sessions_per_client:
+            return replies.TOO_MANY_SESSIONS_FROM_CLIENT
+        return None
 
     def admit(self, host: str) -> str | None:
         """None and the session counted, or the 421 that refuses it."""
-        if self.open >= self.config.max_sessions:
+        refusal = self.refusal(host)
+        if refusal is not None:
             self._refusals.note(
-                "SMTP connection from %s refused: %d sessions open", host, self.open
-            )
-            return replies.TOO_MANY_SESSIONS
-        if self.per_client[host] >= self.config.max_sessions_per_client:
-            self._refusals.note(
-                "SMTP connection from %s refused: %d sessions open from it",
+                "SMTP connection from %s refused: %d sessions open, %d from it",
                 host,
+                self.open,
                 self.per_client[host],
             )
-            return replies.TOO_MANY_SESSIONS_FROM_CLIENT
+            return refusal
         self.open += 1
         self.per_client[host] += 1
         return None

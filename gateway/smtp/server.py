@@ -44,7 +44,7 @@ from gateway.smtp.clock import SessionClock
 from gateway.smtp.commands import CommandCount, Counted, Method
 from gateway.smtp.data import read_data
 from gateway.smtp.enhanced import with_enhanced_code
-from gateway.smtp.limits import SessionLimits
+from gateway.smtp.limits import SessionLimits, peer_host
 from gateway.smtp.methods import ehlo_version, mechanism, method_names
 from gateway.smtp.tls import implicit_tls
 
@@ -190,7 +190,7 @@ class GatewaySMTP(SMTP):
             super().connection_made(transport)
             return
         peer = transport.get_extra_info("peername")
-        host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+        host = peer_host(peer)
         refusal = self._limits.admit(host)
         if refusal is not None:  # RFC 5321 §3.8: 421 as the greeting, then close
             cast(asyncio.Transport, transport).write(refusal.encode() + b"\r\n")
