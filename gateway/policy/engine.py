@@ -173,7 +173,7 @@ def _assess(policy: Policy, ctx: Context, purpose: str) -> _Assessment:
         else:
             failures.extend(outcome)
     if grants:
-        grant = grants[0] if len(grants) == 1 else min(grants, key=_rank)
+        grant = min(grants, key=lambda g: ALLOW_BASES.index(g.name))
         return _Assessment(grant, barriers + _content(ctx, rules))
     if rules.treat_as is not None:
         inner = _assess(policy, ctx, rules.treat_as)
@@ -183,10 +183,6 @@ def _assess(policy: Policy, ctx: Context, purpose: str) -> _Assessment:
     # refusal better than one that found nothing.
     specific = tuple(f for f in failures if not f.absent)
     return _Assessment(None, barriers + (specific or tuple(failures)) + _content(ctx, rules))
-
-
-def _rank(basis: Basis) -> int:
-    return ALLOW_BASES.index(basis.name)
 
 
 # --- suppressions and sources --------------------------------------------------------------
@@ -221,16 +217,14 @@ def _blocks(rule: SuppressionRule, scope: str, purpose: str, topic: str | None) 
 def _inactive(recipient: RecipientFacts, now: datetime, after_days: int) -> bool:
     if after_days <= 0:
         return False
-    # Once per recipient and decision: no list of moments, no cut-off without a moment.
-    latest = recipient.last_engaged_at
-    for consent in recipient.consents:
-        for moment in (consent.double_opt_in_at, consent.granted_at):
-            if moment is not None and (latest is None or moment > latest):
-                latest = moment
-    for relationship in recipient.relationships:
-        if relationship.kind == "purchase" and (latest is None or relationship.last_at > latest):
-            latest = relationship.last_at
-    return latest is not None and latest < now - timedelta(days=after_days)
+    moments = [
+        recipient.last_engaged_at,
+        *(c.double_opt_in_at for c in recipient.consents),
+        *(c.granted_at for c in recipient.consents),
+        *(r.last_at for r in recipient.relationships if r.kind == "purchase"),
+    ]
+    known = [moment for moment in moments if moment is not None]
+    return bool(known) and max(known) < now - timedelta(days=after_days)
 
 
 # --- content -------------------------------------------------------------------------------
