@@ -164,6 +164,30 @@ async def reply(reader: asyncio.StreamReader) -> bytes:
             return line
 
 
+async def session(
+    port: int, payload: bytes, sender: str, rcpt: str, source: str = "127.0.0.1"
+) -> bytes:
+    """One message in a session of its own (from `source`, any 127/8 address): the reply to
+    its end of data. `payload` is dot-safe, ends with CRLF."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    try:
+        await reply(reader)
+        for command in (b"EHLO client.bench.test", f"MAIL FROM:<{sender}>".encode()):
+            writer.write(command + b"\r\n")
+            await reply(reader)
+        for command in (f"RCPT TO:<{rcpt}>".encode(), b"DATA"):
+            writer.write(command + b"\r\n")
+            await reply(reader)
+        writer.write(payload + b".\r\n")
+        await writer.drain()
+        answer = await reply(reader)
+        writer.write(b"QUIT\r\n")
+        await reply(reader)
+        return answer
+    finally:
+        writer.close()
+
+
 def message(size: int, sender: str, rcpt: str, subject: str = "bench") -> bytes:
     """A plain message of about `size` bytes, dot-safe (no line starts with a dot)."""
     head = (

@@ -25,7 +25,16 @@ import threading
 import time
 from pathlib import Path
 
-from bench.harness import Ports, message, pss_kb, reply, rss_kb, sink_and_relay, status_kb, tree
+from bench.harness import (
+    Ports,
+    message,
+    pss_kb,
+    rss_kb,
+    session,
+    sink_and_relay,
+    status_kb,
+    tree,
+)
 
 SENDER = "sender@src.example.com"
 RCPT = "rcpt@dst.example.com"
@@ -47,26 +56,6 @@ def sample(pidfile: Path, interval: float, max_seconds: float) -> None:
     print(
         f"rss_peak_mb={rss / 1024:.1f} pss_peak_mb={pss / 1024:.1f} procs={procs} samples={samples}"
     )
-
-
-async def send(port: int, payload: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        await reply(reader)
-        for command in (b"EHLO client.bench.test", f"MAIL FROM:<{SENDER}>".encode()):
-            writer.write(command + b"\r\n")
-            await reply(reader)
-        for command in (f"RCPT TO:<{RCPT}>".encode(), b"DATA"):
-            writer.write(command + b"\r\n")
-            await reply(reader)
-        writer.write(payload + b".\r\n")
-        await writer.drain()
-        answer = await reply(reader)
-        writer.write(b"QUIT\r\n")
-        await reply(reader)
-        return answer
-    finally:
-        writer.close()
 
 
 def wait_delivered(ports: Ports, count: int, seconds: float) -> bool:
@@ -93,7 +82,7 @@ class Sampler(threading.Thread):
 
 
 def big(ports: Ports, size_mb: int, settle: float) -> str:
-    answer = asyncio.run(send(ports.relay, message(2000, SENDER, RCPT)))
+    answer = asyncio.run(session(ports.relay, message(2000, SENDER, RCPT), SENDER, RCPT))
     if not answer.startswith(b"250") or not wait_delivered(ports, 1, 30):
         raise SystemExit(f"warm-up message not relayed: {answer!r}")
     payload = message(size_mb * 1024 * 1024, SENDER, RCPT, subject="big")
@@ -103,7 +92,7 @@ def big(ports: Ports, size_mb: int, settle: float) -> str:
         Path(f"/proc/{pid}/clear_refs").write_text("5")
     sampler = Sampler(ports.relay_pid)
     sampler.start()
-    answer = asyncio.run(send(ports.relay, payload))
+    answer = asyncio.run(session(ports.relay, payload, SENDER, RCPT))
     delivered = wait_delivered(ports, 2, 120)
     time.sleep(settle)  # delivery's clean-up, the spool row's removal
     sampler.done.set()

@@ -1,14 +1,15 @@
 """Issue 11's figures: RSS with five parallel 20 MB messages, and the time to serve a normal
 session during a flood of 500 idle connections. Loopback only, bounded in count and time.
 
-    .venv/bin/python bench/smtp_hostile.py memory [--size-mb 20] [--parallel 5]
+    .venv/bin/python -m bench.smtp_hostile memory [--size-mb 20] [--parallel 5]
         [--dkim] [--header "X-Gatekeeper-Purpose: transactional"]   # signed / fields stripped
-    .venv/bin/python bench/smtp_hostile.py flood [--idle 500] [--sessions 50]
-    .venv/bin/python bench/smtp_hostile.py ... --tree /tmp/other-checkout   # another tree
+    .venv/bin/python -m bench.smtp_hostile flood [--idle 500] [--sessions 50]
+    .venv/bin/python -m bench.smtp_hostile ... --tree /tmp/other-checkout   # another tree
 
 Starts `python -m gateway serve` (from `--tree`, default this one) with a fresh SQLite
-store and the outbox as upstream, a transactional stream for the sender, and reads the
-gateway's /proc/PID/status (VmRSS; VmHWM is the peak).
+store and the outbox as upstream, a transactional stream for the sender, one SMTP process
+(`smtp.processes = 1`: the one measured is the one that takes the mail), and reads its
+/proc/PID/status (VmRSS; VmHWM is the peak).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.harness import reply, session, status_kb
+
 HERE = Path(__file__).resolve().parent.parent
-TIMEOUT = 120.0
+
 CONFIG = """
 [smtp]
 listen = "127.0.0.1:0"
@@ -60,6 +63,8 @@ def start(
         text += DKIM.format(dir=folder)
     config.write_text(text)
     env = dict(os.environ, PYTHONPATH=str(tree))
+    if "processes" in (tree / "gateway" / "config.py").read_text():  # trees that know it
+        env["GATEKEEPER_SMTP__PROCESSES"] = "1"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "--config", str(config), "serve"],
         stdout=subprocess.PIPE,
@@ -92,13 +97,6 @@ def write_dkim_key(path: Path) -> None:
     )
 
 
-def status_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
 def reset_peak(pid: int) -> None:
     """VmHWM back to the current RSS (Linux clear_refs 5): otherwise the peak is start-up's
     (the AUTH decoy hash, argon2 with 64 MiB, made in smtp/auth.py), not the messages'."""
@@ -108,30 +106,8 @@ def reset_peak(pid: int) -> None:
         print(f"cannot reset VmHWM ({exc}): the peak below may be start-up's")
 
 
-async def reply(reader: asyncio.StreamReader) -> bytes:
-    while True:
-        line = await asyncio.wait_for(reader.readline(), TIMEOUT)
-        if line[3:4] != b"-":
-            return line
-
-
-async def session(port: int, message: bytes, source: str = "127.0.0.1") -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
-    try:
-        await reply(reader)
-        for command in (b"EHLO bench", b"MAIL FROM:<app@example.com>", b"RCPT TO:<a@example.org>"):
-            writer.write(command + b"\r\n")
-            await reply(reader)
-        writer.write(b"DATA\r\n")
-        await reply(reader)
-        writer.write(message + b".\r\n")
-        await writer.drain()
-        answer = await reply(reader)
-        writer.write(b"QUIT\r\n")
-        await reply(reader)
-        return answer
-    finally:
-        writer.close()
+async def send(port: int, message: bytes, source: str = "127.0.0.1") -> bytes:
+    return await session(port, message, "app@example.com", "a@example.org", source)
 
 
 def message_of(size: int, extra: bytes = b"") -> bytes:
@@ -142,10 +118,10 @@ def message_of(size: int, extra: bytes = b"") -> bytes:
 
 async def memory(port: int, pid: int, size_mb: int, parallel: int, header: str) -> None:
     message = message_of(size_mb * 1024 * 1024, header.encode() + b"\r\n" if header else b"")
-    await session(port, message_of(1000))  # warm: imports, first store writes
+    await send(port, message_of(1000))  # warm: imports, first store writes
     reset_peak(pid)
     base = status_kb(pid, "VmRSS")
-    answers = await asyncio.gather(*(session(port, message) for _ in range(parallel)))
+    answers = await asyncio.gather(*(send(port, message) for _ in range(parallel)))
     assert all(a.startswith(b"250") for a in answers), answers
     peak = status_kb(pid, "VmHWM")
     await asyncio.sleep(float(os.environ.get("GK_SETTLE", "5")))  # delivery, then idle
@@ -168,7 +144,7 @@ async def flood(port: int, idle: int, sessions: int) -> None:
         times = []
         for _ in range(sessions):
             started = time.perf_counter()
-            assert (await session(port, small)).startswith(b"250")
+            assert (await send(port, small)).startswith(b"250")
             times.append((time.perf_counter() - started) * 1000)
         return times
 
