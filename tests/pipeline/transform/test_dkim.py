@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from gateway.pipeline.transform.dkim import DkimSigner
 from gateway.pipeline.transform.headers import prepend
 from gateway.pipeline.transform.unsubscribe import list_unsubscribe_fields
+from tests.support.keys import write_key
 
 UNSUBSCRIBE = list_unsubscribe_fields(
     "https://gk.example.com/u/TOKEN", "mailto:unsubscribe+TOKEN@gk.example.com"
@@ -31,18 +32,6 @@ MESSAGE = prepend(UNSUBSCRIBE) + (
     b"\r\n"
     b"our offers.\r\n"
 )
-
-
-def _write_key(tmp_path: Path, key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> Path:
-    path = tmp_path / "dkim.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
 
 
 def _dns(signer: DkimSigner) -> Callable[..., bytes]:
@@ -65,7 +54,7 @@ def signer(request: pytest.FixtureRequest, tmp_path: Path) -> DkimSigner:
         key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey = ed25519.Ed25519PrivateKey.generate()
     else:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return DkimSigner("example.com", "sel1", _write_key(tmp_path, key))
+    return DkimSigner("example.com", "sel1", write_key(tmp_path / "dkim.pem", key))
 
 
 async def test_signature_verifies(signer: DkimSigner) -> None:
@@ -115,13 +104,15 @@ async def test_relaxed_canonicalisation_tolerates_refolding(signer: DkimSigner) 
 
 def test_public_record_formats(tmp_path: Path) -> None:
     ed_key = ed25519.Ed25519PrivateKey.generate()
-    ed_record = DkimSigner("example.com", "s", _write_key(tmp_path, ed_key)).public_dns_record()
+    ed_path = write_key(tmp_path / "dkim.pem", ed_key)
+    ed_record = DkimSigner("example.com", "s", ed_path).public_dns_record()
     raw = ed_key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     assert ed_record == f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    rsa_record = DkimSigner("example.com", "s", _write_key(tmp_path, rsa_key)).public_dns_record()
+    rsa_path = write_key(tmp_path / "dkim.pem", rsa_key)
+    rsa_record = DkimSigner("example.com", "s", rsa_path).public_dns_record()
     assert rsa_record.startswith("v=DKIM1; k=rsa; p=MII")
 
 
@@ -132,7 +123,7 @@ def test_dkimpy_raw_ed25519_key_file(tmp_path: Path) -> None:
     )
     path = tmp_path / "ed.key"
     path.write_bytes(base64.b64encode(raw) + b"\n")
-    pem_signer = DkimSigner("example.com", "s", _write_key(tmp_path, key))
+    pem_signer = DkimSigner("example.com", "s", write_key(tmp_path / "dkim.pem", key))
     raw_signer = DkimSigner("example.com", "s", path)
     assert raw_signer.public_dns_record() == pem_signer.public_dns_record()
 

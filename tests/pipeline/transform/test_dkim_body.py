@@ -11,12 +11,12 @@ from pathlib import Path
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dkim.canonicalization import CanonicalizationPolicy
 
 from gateway.pipeline.transform import dkim as signing
 from gateway.pipeline.transform.dkim import DkimSigner, body_start, relaxed_body_hash
+from tests.support.keys import write_key
 
 HEAD = b"From: <a@example.com>\r\nSubject: s\r\n"
 BODIES = [
@@ -61,15 +61,7 @@ def test_the_body_hash_is_dkimpys(
 @pytest.fixture
 def signer(tmp_path: Path) -> DkimSigner:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path = tmp_path / "dkim.pem"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return DkimSigner("example.com", "sel1", path)
+    return DkimSigner("example.com", "sel1", write_key(tmp_path / "dkim.pem", key))
 
 
 async def test_fields_in_front_are_signed_with_the_message(signer: DkimSigner):
