@@ -9,15 +9,10 @@ command sees it: aiosmtpd's address parser would drop it and read another addres
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from gateway.config import SmtpConfig
 from gateway.pipeline import replies
 
 JUNK = frozenset({"NOOP", "RSET", "VRFY", "HELP"})
-
-Method = Callable[[Any], Awaitable[None]]
 
 
 class CommandCount:
@@ -38,24 +33,3 @@ class CommandCount:
         if arg is not None and "\r" in arg:
             return replies.BARE_CR_IN_COMMAND, False
         return None
-
-
-class Counted:
-    """A `smtp_*` method as aiosmtpd's command table holds it, run through `guard` first.
-
-    Attributes (the `@syntax` text HELP shows) are the method's own."""
-
-    __slots__ = ("_guard", "_method", "_name")
-
-    def __init__(
-        self, name: str, method: Method, guard: Callable[[str, Method, Any], Awaitable[None]]
-    ) -> None:
-        self._name = name
-        self._method = method
-        self._guard = guard
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._method, attr)
-
-    async def __call__(self, arg: Any) -> None:
-        await self._guard(self._name, self._method, arg)

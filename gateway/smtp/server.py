@@ -7,33 +7,20 @@
   (gateway/smtp/commands.py); each answered with a 421 before the close.
 - Every 2xx/4xx/5xx reply carries an RFC 3463 enhanced status code.
 - AUTH password checks run off the event loop.
-- The tables of `smtp_*`, `auth_*` and `handle_*` methods are found once per class, not by
-  scanning every new connection with `inspect.getmembers`/`dir` as aiosmtpd does.
+- Underneath, aiosmtpd's protocol with a lean per-connection set-up and command loop
+  (gateway/smtp/protocol.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
-import socket
-import ssl
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, cast
 
-from aiosmtpd.smtp import (
-    DATA_SIZE_DEFAULT,
-    SMTP,
-    AuthResult,
-    LoginPassword,
-    Session,
-    _AuthMechAttr,
-    login_always_fail,
-    make_loop,
-    syntax,
-)
-from aiosmtpd.smtp import __ident__ as AIOSMTPD_IDENT
+from aiosmtpd.smtp import AuthResult, LoginPassword, Session, syntax
 
 from gateway.config import SmtpUser
 from gateway.pipeline import replies
@@ -41,11 +28,11 @@ from gateway.pipeline.transaction import Transaction
 from gateway.smtp import resources
 from gateway.smtp.auth import Authenticator, AuthRefused
 from gateway.smtp.clock import SessionClock
-from gateway.smtp.commands import CommandCount, Counted, Method
+from gateway.smtp.commands import CommandCount
 from gateway.smtp.data import read_data
 from gateway.smtp.enhanced import with_enhanced_code
 from gateway.smtp.limits import SessionLimits, peer_host
-from gateway.smtp.methods import ehlo_version, mechanism, method_names
+from gateway.smtp.protocol import LeanSMTP
 from gateway.smtp.tls import implicit_tls
 
 log = logging.getLogger(__name__)
@@ -63,8 +50,9 @@ class GatewaySession(Session):
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
-        self.id = uuid.uuid4().hex[:16]
-        """Ties the session's decisions together."""
+        self.id = f"{random.getrandbits(64):016x}"
+        """Ties the session's decisions together; it names, it guards nothing, so the fast
+        PRNG serves (uuid4 is a system call and an object, for every connection)."""
         self.user: SmtpUser | None = None
         self.transaction: Transaction | None = None
         """Begun by an accepted MAIL (Handler.handle_MAIL), ended with the envelope."""
@@ -81,7 +69,7 @@ class GatewaySession(Session):
         return str(peer or "")
 
 
-class GatewaySMTP(SMTP):
+class GatewaySMTP(LeanSMTP):
     def __init__(
         self,
         handler: Any,
@@ -100,89 +88,6 @@ class GatewaySMTP(SMTP):
         """Set once admitted: the address its session counts against."""
         self._clock: SessionClock | None = None
         self._count = CommandCount(limits.config)
-        self._smtp_methods = {
-            name: Counted(name, method, self._guarded)
-            for name, method in self._smtp_methods.items()
-        }
-
-    def _init_smtp(
-        self,
-        handler: Any,
-        *,
-        data_size_limit: int | None = DATA_SIZE_DEFAULT,
-        enable_SMTPUTF8: bool = False,
-        decode_data: bool = False,
-        hostname: str | None = None,
-        ident: str | None = None,
-        tls_context: ssl.SSLContext | None = None,
-        require_starttls: bool = False,
-        timeout: float = 300,
-        auth_required: bool = False,
-        auth_require_tls: bool = True,
-        auth_exclude_mechanism: Iterable[str] | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        """aiosmtpd 1.4.6's `SMTP.__init__` for the options the gateway uses, minus the scans.
-
-        Its per-connection `inspect.getmembers`/`dir` calls cost ~100 µs, a tenth of the
-        event loop's time per message; `method_names` does that work once per class. Left
-        out as well: its warnings about TLS and AUTH settings that `gateway.app` never makes.
-        """
-        self.__ident__ = ident or AIOSMTPD_IDENT
-        self.loop = loop or make_loop()
-        asyncio.StreamReaderProtocol.__init__(
-            self,
-            asyncio.StreamReader(loop=self.loop, limit=self.line_length_limit),
-            client_connected_cb=self._cb_client_connected,
-            loop=self.loop,
-        )
-        self.event_handler = handler
-        self.data_size_limit = data_size_limit
-        self.enable_SMTPUTF8 = enable_SMTPUTF8
-        self._decode_data = decode_data
-        self.command_size_limits.clear()
-        self.hostname = hostname or socket.getfqdn()
-        self.tls_context = tls_context
-        self.require_starttls = tls_context and require_starttls
-        self._timeout_duration = timeout
-        self._timeout_handle = None
-        self._tls_handshake_okay = True
-        self._tls_protocol = None
-        self._original_transport = None
-        self.session = None
-        self.envelope = None
-        self.transport = None
-        self._handler_coroutine = None
-        self._proxy_timeout = None
-        self._enforce_call_limit = False
-        self._init_auth(handler, auth_required, auth_require_tls, auth_exclude_mechanism or ())
-        self._handle_hooks = {
-            name[7:]: getattr(handler, name) for name in method_names(type(handler), "handle_")
-        }
-        self._ehlo_hook_ver = None if "EHLO" not in self._handle_hooks else ehlo_version(handler)
-        self._smtp_methods = {
-            name[5:]: getattr(self, name) for name in method_names(type(self), "smtp_")
-        }
-
-    def _init_auth(
-        self, handler: Any, required: bool, require_tls: bool, excluded: Iterable[str]
-    ) -> None:
-        self._auth_require_tls = require_tls
-        self._authenticator = None
-        self._auth_callback = login_always_fail
-        self._auth_required = required
-        self._auth_methods = self._bind_auth_methods(handler, excluded)
-
-    def _bind_auth_methods(self, handler: Any, excluded: Iterable[str]) -> dict[str, _AuthMechAttr]:
-        methods = {
-            mechanism(name, method): _AuthMechAttr(method, obj is self)
-            for obj in (self, handler)
-            for name in method_names(type(obj), "auth_")
-            for method in (getattr(obj, name),)
-        }
-        for name in excluded:
-            methods.pop(name, None)
-        return methods
 
     # -- admission and timeouts ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -235,18 +140,13 @@ class GatewaySMTP(SMTP):
         transport.write(reply.encode() + b"\r\n")
         transport.close()
 
-    async def _guarded(self, command: str, method: Method, arg: Any) -> None:
+    def _command_refusal(self, command: str, arg: str | None) -> tuple[str, bool] | None:
         refusal = self._count.refusal(command, arg)
         if self._clock is not None:
             self._clock.commanded = True
-        if refusal is None:
-            await method(arg)
-            return
-        reply, close = refusal
-        await self.push(reply)
-        if close and self.transport is not None:
-            log.info("SMTP session %s closed: %s", self._client_host, reply)
-            self.transport.close()
+        if refusal is not None and refusal[1]:
+            log.info("SMTP session %s closed: %s", self._client_host, refusal[0])
+        return refusal
 
     async def _call_handler_hook(self, command: str, *args: Any) -> Any:
         if self._clock is None:
