@@ -117,10 +117,18 @@ def _write_spool_data(conn: sqlite3.Connection, message: SpoolMessage) -> None:
 
 def _commit_all(
     conn: sqlite3.Connection,
+    turn: WriteTurn,
     statements: Statements,
     pieces: list[SpoolMessage],
 ) -> None:
     """One write batch, on the writer's thread: committed whole or rolled back whole."""
+    with turn.held():
+        _commit_held(conn, statements, pieces)
+
+
+def _commit_held(
+    conn: sqlite3.Connection, statements: Statements, pieces: list[SpoolMessage]
+) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         for sql, rows in statements:
@@ -239,9 +247,9 @@ class SqliteStore(SpoolSide, ConsentSide, EventSide, ReportSide):
         each would be a hop of its own (a future, a thread wake-up, a loop wake-up), several
         per commit on the path of every message's 250. aiosqlite has no blob API either:
         `_execute` runs `_commit_all` on its connection's thread."""
-        async with self._lock, self._turn:
+        async with self._lock:
             db = self.writer
-            await db._execute(_commit_all, db._conn, statements, pieces)
+            await db._execute(_commit_all, db._conn, self._turn, statements, pieces)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Connection]:

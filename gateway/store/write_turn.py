@@ -7,6 +7,11 @@ milliseconds, those sleeps would set the pace. A lock on a file beside the datab
 (flock(2)) hands the turn over the moment it is released instead. Other programs writing
 the file (a `gatekeeper` command) do not take it; SQLite's own busy wait still guards
 them.
+
+The spool's group commit, on the path of every message's 250, takes the turn on the
+writer's own thread (`held`), where waiting blocks nothing else: one hop from the event loop
+for the whole commit instead of a flock on the loop and, when the turn is taken, another
+thread's wait in between. Other transactions take it from the loop (`async with`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from types import TracebackType
 
 
@@ -49,6 +55,19 @@ class WriteTurn:
         except asyncio.CancelledError:
             waiting.add_done_callback(lambda _: self._release(fd))
             raise
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """The turn for a block of code on a thread that may wait for it."""
+        fd = self._fd
+        if fd is None:
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            self._release(fd)
 
     async def __aexit__(
         self,

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
+from gateway.store.records import DecisionQuery, WriteBatch
+from gateway.store.sqlite import SqliteStore
 from gateway.store.write_turn import WriteTurn
+from tests.store.helpers import decision
 
 
 def turns(tmp_path, count: int) -> list[WriteTurn]:
@@ -49,6 +52,27 @@ async def test_an_in_memory_store_needs_no_turn():
     async with turn:
         pass
     turn.close()
+
+
+async def test_a_group_commit_waits_on_its_thread_for_another_process(tmp_path):
+    """The spool's commit takes the turn on the writer's thread (WriteTurn.held): it waits
+    there while another process writes, then commits."""
+    store = SqliteStore(f"sqlite:///{tmp_path / 'gatekeeper.db'}")
+    await store.open()
+    (other,) = turns(tmp_path, 1)
+    order: list[str] = []
+    try:
+        async with other:
+            commit = asyncio.create_task(store.commit(WriteBatch(decisions=[decision(1)])))
+            commit.add_done_callback(lambda _: order.append("committed"))
+            await asyncio.sleep(0.05)  # the commit's thread is blocked in flock meanwhile
+            order.append("other done")
+        await asyncio.wait_for(commit, 10)
+        assert order == ["other done", "committed"]
+        assert len(await store.decisions(DecisionQuery())) == 1
+    finally:
+        other.close()
+        await store.close()
 
 
 async def _take(turn: WriteTurn, order: list[str], name: str) -> None:
