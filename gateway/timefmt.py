@@ -7,7 +7,9 @@ compare and index them without a date type, and every language parses them.
 
 from __future__ import annotations
 
+import email.utils
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -25,8 +27,30 @@ def format_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_ISO_SECOND: tuple[int, str] = (-1, "")
+_MAIL_SECOND: tuple[int, str] = (-1, "")
+
+
 def iso_now() -> str:
-    return format_utc(datetime.now(UTC))
+    """Now in the stored form, its seconds formatted once per second: every recipient's
+    decision row is stamped (issue 14)."""
+    global _ISO_SECOND
+    now = time.time()
+    second = int(now)
+    if _ISO_SECOND[0] != second:
+        _ISO_SECOND = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{_ISO_SECOND[1]}.{int((now - second) * 1000):03d}Z"
+
+
+def mail_date() -> str:
+    """Now as an RFC 5322 date-time in local time (Date:, Received:), formatted once per
+    second (it has no finer part)."""
+    global _MAIL_SECOND
+    second = int(time.time())
+    if _MAIL_SECOND[0] != second:
+        local = datetime.fromtimestamp(second).astimezone()
+        _MAIL_SECOND = (second, email.utils.format_datetime(local))
+    return _MAIL_SECOND[1]
 
 
 def from_epoch(seconds: float) -> str:

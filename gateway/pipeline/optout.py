@@ -26,6 +26,7 @@ from gateway.store.records import (
     iso_now,
     new_id,
 )
+from gateway.timefmt import mail_date
 
 UNSUBSCRIBED = "unsubscribed"
 ALL = "all"
@@ -108,7 +109,7 @@ def confirmation_message(
     mail["From"] = email.utils.formataddr(sender)
     mail["To"] = address
     mail["Subject"] = subject
-    mail["Date"] = email.utils.format_datetime(email.utils.localtime())
+    mail["Date"] = mail_date()
     mail["Message-ID"] = message_id = email.utils.make_msgid(domain=hostname)
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(text)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+
+from gateway.timefmt import iso_now as iso_now  # stamps decisions (re-exported)
 
 DECISION_FIELDS: tuple[str, ...] = (
     "id",
@@ -28,11 +29,6 @@ DECISION_FIELDS: tuple[str, ...] = (
     "cite",
 )
 """The public fields of a decision, in order (docs/design.md §3); JSON Lines, CSV, the API."""
-
-
-def iso_now() -> str:
-    """ISO 8601 UTC with milliseconds and a Z: sorts as text, parses everywhere."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_id() -> str:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from gateway.pipeline.mime import header_block
 from gateway.store.records import SpoolMessage, SpoolRecipient, new_id
+from gateway.timefmt import mail_date
 
 
 def report_message(
@@ -37,7 +38,7 @@ def build_dsn(message: SpoolMessage, failed: Sequence[tuple[str, str]], hostname
         f"From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n"
         f"To: <{message.sender}>\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\n"
-        f"Date: {email.utils.format_datetime(email.utils.localtime())}\r\n"
+        f"Date: {mail_date()}\r\n"
         f"Message-ID: {email.utils.make_msgid(domain=hostname)}\r\n"
         "Auto-Submitted: auto-replied\r\n"
         "MIME-Version: 1.0\r\n"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import email.utils
 import uuid
 
 from gateway.pipeline.receive import Incoming
+from gateway.timefmt import mail_date
 
 
 def received_field(message: Incoming, hostname: str, queue_id: str) -> str:
@@ -14,7 +14,7 @@ def received_field(message: Incoming, hostname: str, queue_id: str) -> str:
     host, _, _ = message.client.rpartition(":")
     helo = "".join(c for c in message.helo if c.isprintable() and c not in "()\\") or "unknown"
     for_clause = f"\r\n\tfor <{message.recipients[0]}>" if len(message.recipients) == 1 else ""
-    date = email.utils.format_datetime(email.utils.localtime())
+    date = mail_date()
     return (
         f"Received: from {helo} ([{host.strip('[]')}])\r\n\tby {hostname} (Gatekeeper)"
         f" with {protocol} id {queue_id}{for_clause};\r\n\t{date}\r\n"
@@ -32,5 +32,5 @@ def missing_fields(message: Incoming, hostname: str) -> tuple[str, str]:
         message_id = f"{uuid.uuid4().hex}@{hostname}"
         fields += f"Message-ID: <{message_id}>\r\n"
     if not message.header("Date"):
-        fields += f"Date: {email.utils.format_datetime(email.utils.localtime())}\r\n"
+        fields += f"Date: {mail_date()}\r\n"
     return fields, message_id
