@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.utils
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +12,8 @@ from gateway.timefmt import (
     TimeFormatError,
     format_utc,
     from_epoch,
+    iso_now,
+    mail_date,
     normalise_time,
     parse_iso,
     parse_time,
@@ -41,3 +45,17 @@ def test_durations_need_a_unit() -> None:
         parse_time("soon", "since")
     with pytest.raises(ValueError, match=r"^--until '45'"):
         parse_time("45", "--until")
+
+
+def test_now_in_the_stored_form_is_now_to_the_millisecond() -> None:
+    before = datetime.now(UTC)
+    stamped = iso_now()
+    after = datetime.now(UTC)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamped)
+    assert before - timedelta(milliseconds=1) <= parse_iso(stamped) <= after
+
+
+def test_mail_date_is_an_rfc_5322_date_of_now() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    date = email.utils.parsedate_to_datetime(mail_date())
+    assert before <= date <= datetime.now(UTC)
