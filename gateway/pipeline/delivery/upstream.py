@@ -132,8 +132,9 @@ async def send(
     per address, a regex pass over the content to measure it for SIZE, and the three copies
     of the message aiosmtplib's `data()` makes (line endings, dot-stuffing, end mark):
     `content`'s pieces are sent as they are (issue 11). An upstream that offers PIPELINING
-    gets MAIL and every RCPT in one write (one round trip instead of one per command). The
-    pool closes the connection after an exception, so there is no RSET.
+    gets MAIL, every RCPT and DATA in one write (one round trip instead of one per command);
+    a message shorter than WINDOW then goes with its end mark in one more. The pool closes
+    the connection after an exception, so there is no RSET.
     """
     utf8 = "SMTPUTF8" in options
     if utf8 and not client.supports_extension("smtputf8"):
@@ -146,15 +147,55 @@ async def send(
         size = sum(map(len, content))
         args.append(b"SIZE=%d" % size)  # RFC 1870: as sent, before dot-stuffing
     args += [option.encode("ascii") for option in options]
-    if client.supports_extension("pipelining"):  # RFC 2920: MAIL and the RCPTs in one write
+    if client.supports_extension("pipelining"):
         rcpts = [b"RCPT TO:<" + a.encode(encoding) + b">" for a in recipients]
-        reply, *answers = await _pipelined(client, [b"MAIL " + b" ".join(args), *rcpts])
-        _sender_accepted(reply, sender)
-    else:
-        _sender_accepted(await client.execute_command(b"MAIL", *args), sender)
-        answers = [await _recipient(client, address, encoding) for address in recipients]
+        group = [b"MAIL " + b" ".join(args), *rcpts]
+        return await _send_grouped(client, sender, recipients, group, content)
+    _sender_accepted(await client.execute_command(b"MAIL", *args), sender)
+    answers = [await _recipient(client, address, encoding) for address in recipients]
     refused = _refused(recipients, answers)
-    return refused, (await _data(client, content)).message
+    start = await client.execute_command(b"DATA")
+    if start.code != 354:  # RFC 5321 §4.3.2: 354 Start mail input
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    return refused, (await _content(client, content)).message
+
+
+async def _send_grouped(
+    client: aiosmtplib.SMTP,
+    sender: str,
+    recipients: list[str],
+    commands: list[bytes],
+    content: Sequence[bytes],
+) -> tuple[dict[str, SMTPResponse], str]:
+    """MAIL and the RCPTs (`commands`) with DATA at the end of the group, which RFC 2920 §3.1
+    allows, then the content. Every reply of the group is read before any is acted on, so
+    that the connection stays in step whatever was refused."""
+    mail, *answers, start = await _pipelined(client, [*commands, b"DATA"])
+    try:
+        _sender_accepted(mail, sender)
+        refused = _refused(recipients, answers)
+    except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPRecipientsRefused):
+        if start.code == 354:
+            await _end_empty(client)
+        raise
+    if start.code != 354:  # RFC 5321 §4.3.2: 354 Start mail input
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    return refused, (await _content(client, content)).message
+
+
+async def _end_empty(client: aiosmtplib.SMTP) -> None:
+    """RFC 2920 §3.1: the server may accept DATA although MAIL or every RCPT was refused
+    ("the client cannot assume that the DATA command will be rejected"); the client then
+    sends a single dot, so that there is no message, and reads its reply in turn. The
+    refusal is still what the caller gets, whatever happens to the dot."""
+    if not client.is_connected:
+        return  # closed after a 421 in the group (RFC 5321 §3.8): nothing to end
+    try:
+        await _content(client, ())
+    except aiosmtplib.SMTPDataError:
+        pass  # the dot refused: its reply was read, the connection is in step
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()  # where the server is in the dialogue is not known
 
 
 def _sender_accepted(reply: SMTPResponse, sender: str) -> None:
@@ -169,26 +210,18 @@ def _not_lines(piece: bytes) -> bool:
     return not piece.endswith(b"\r\n") or piece.count(b"\n") != lines or piece.count(b"\r") != lines
 
 
-async def _data(client: aiosmtplib.SMTP, content: Sequence[bytes]) -> SMTPResponse:
-    """DATA with `content` dot-stuffed a window at a time (RFC 5321 §4.5.2), each written
-    once the transport has room, as aiosmtplib's `execute_data_command` does in one piece.
-    Every piece ends a line (CRLF), so each starts one."""
+async def _content(client: aiosmtplib.SMTP, content: Sequence[bytes]) -> SMTPResponse:
+    """`content` after a 354, written as `_writes` cuts it, each write once the transport
+    has room, as aiosmtplib's `execute_data_command` does in one piece; then its reply."""
     protocol = client.protocol
     if protocol is None or protocol._command_lock is None:
         raise aiosmtplib.SMTPServerDisconnected("Connection lost")
     try:
         async with protocol._command_lock:
             protocol._response_pending = True
-            protocol.write(b"DATA\r\n")
-            start = await protocol.read_response(timeout=client.timeout)
-            if start.code != 354:  # RFC 5321 §4.3.2: 354 Start mail input
-                raise aiosmtplib.SMTPDataError(start.code, start.message)
-            protocol._response_pending = True
-            for piece in content:
-                for window in _stuffed(piece):
-                    protocol.write(window)  # type: ignore[arg-type]  # any bytes-like
-                    await protocol._drain_helper()
-            protocol.write(b".\r\n")
+            for data in _writes(content):
+                protocol.write(data)  # type: ignore[arg-type]  # any bytes-like
+                await protocol._drain_helper()
             reply = await protocol.read_response(timeout=client.timeout)
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
         client.close()
@@ -196,6 +229,29 @@ async def _data(client: aiosmtplib.SMTP, content: Sequence[bytes]) -> SMTPRespon
     if reply.code != 250:
         raise aiosmtplib.SMTPDataError(reply.code, reply.message)
     return reply
+
+
+def _writes(content: Sequence[bytes]) -> Iterator[bytes | memoryview]:
+    """`content` dot-stuffed (RFC 5321 §4.5.2) and ended with a line of a lone dot, which
+    makes the end mark CRLF.CRLF (§4.1.1.4) since every piece ends a line, so each starts one.
+    Windows shorter than WINDOW are joined, so that a small message (its pieces and the end
+    mark) costs one send(); a full window goes as it is, so that a large message is never
+    copied whole: only its last window is, to join the end mark."""
+    pending: list[bytes | memoryview] = []
+    size = 0
+    for piece in content:
+        for window in _stuffed(piece):
+            if pending and size + len(window) > WINDOW:
+                yield _joined(pending)
+                pending, size = [], 0
+            pending.append(window)
+            size += len(window)
+    pending.append(b".\r\n")
+    yield _joined(pending)
+
+
+def _joined(parts: list[bytes | memoryview]) -> bytes | memoryview:
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _stuffed(piece: bytes) -> Iterator[bytes | memoryview]:
