@@ -10,9 +10,11 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gateway.pipeline import writer as writer_module
 from gateway.pipeline.diskspace import DiskSpace
 from gateway.pipeline.replies import DISK_LOW
 from gateway.pipeline.writer import Writer
@@ -37,6 +39,9 @@ class WatchedStore:
         """Messages per commit, noted once the commit returned."""
         self.entered = asyncio.Event()
         self.hold: asyncio.Event | None = None
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the store, as it is
+        return getattr(self.store, name)
 
     async def commit(self, batch: WriteBatch) -> None:
         self.entered.set()
@@ -197,3 +202,32 @@ async def test_sqlite_bounds_its_wal(db: tuple[Store, Path]) -> None:
             assert await cur.fetchone() == (JOURNAL_SIZE_LIMIT,)
     finally:
         await store.close()
+
+
+async def test_rows_nobody_waits_for_ride_in_the_next_spool_commit(
+    db: tuple[Store, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A RCPT's decision row, then the message's spool write: one commit, one fsync, not
+    the row's own commit with the spool write queued behind it."""
+    monkeypatch.setattr(writer_module, "RIDE", 60.0)  # however slow the machine
+    store, _ = db
+    watched = WatchedStore(store)
+    writer = Writer(watched)  # type: ignore[arg-type]
+    writer.start()
+    writer.record([decision(1)])
+    await asyncio.sleep(0.05)  # time enough for a commit of the row alone, were there one
+    await writer.spool(message("m1"))
+    assert watched.commits == [1]
+    assert [d.recipient for _, d in await store.decisions(DecisionQuery())] == ["r1@example.org"]
+    await writer.stop()
+
+
+async def test_rows_alone_are_committed_within_the_ride(db: tuple[Store, Path]) -> None:
+    store, _ = db
+    watched = WatchedStore(store)
+    writer = Writer(watched)  # type: ignore[arg-type]
+    writer.start()
+    writer.record([decision(1)])
+    await wait_until(lambda: watched.commits == [0], timeout=5)
+    assert [d.recipient for _, d in await store.decisions(DecisionQuery())] == ["r1@example.org"]
+    await writer.stop()
