@@ -38,6 +38,10 @@ def check(address: str) -> str:
     The common shape (ASCII dot-atom local part) is checked here and its domain once per
     domain; everything else goes through email-validator whole.
     """
+    try:
+        address.encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8, carried as surrogates by aiosmtpd
+        raise AddressError("the address is not valid UTF-8 (RFC 6531 §3.3)") from None
     local, at, domain = address.rpartition("@")
     if len(local.encode()) > _LOCAL_MAX:
         raise AddressError(f"the local part is longer than {_LOCAL_MAX} octets (RFC 5321)")
