@@ -20,6 +20,7 @@ turns them on; the gateway's own command limits are `_command_refusal`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import socket
 import ssl
@@ -101,7 +102,10 @@ class LeanSMTP(SMTP):
         self.data_size_limit = data_size_limit
         self.enable_SMTPUTF8 = enable_SMTPUTF8
         self._decode_data = decode_data
-        self.command_size_limits.clear()
+        # A dict per session: aiosmtpd's is one for the class, which one session's EHLO
+        # (MAIL +26 for SIZE, +10 for SMTPUTF8) widened and the next connection's clear()
+        # narrowed for every session under way.
+        self.command_size_limits = collections.defaultdict(self._base_size_limit)
         self.hostname = hostname or socket.getfqdn()
         self.tls_context = tls_context
         self.require_starttls = tls_context and require_starttls
@@ -142,6 +146,9 @@ class LeanSMTP(SMTP):
     def _smtp_methods(self) -> dict[str, Any]:  # type: ignore[override]
         """Bound commands for aiosmtpd's HELP; the command loop uses `_commands`."""
         return {name: getattr(self, "smtp_" + name) for name in _commands(type(self))}
+
+    def _base_size_limit(self) -> int:
+        return self.command_size_limit  # RFC 5321 §4.5.3.1.4: 512 octets
 
     def _command_refusal(self, command: str, arg: str | None) -> tuple[str, bool] | None:
         """A reply that stops a recognised command, and whether the session closes after

@@ -137,6 +137,30 @@ async def test_command_size_limit_and_mails_allowance_after_ehlo(upstream, gatew
     check(replies[8], b"221", b"2.0.0")
 
 
+def _interleaved(port: int) -> list[bytes]:
+    """Session A says EHLO twice, session B connects and says HELO, then A sends a MAIL
+    within its EHLO allowance: A's allowance is its own, counted once."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as a:
+        reader = a.makefile("rb")
+        read_reply(reader)
+        for _ in range(2):
+            a.sendall(b"EHLO client.test\r\n")
+            read_reply(reader)
+        assert dialogue(port, [b"HELO other.test", b"QUIT"])[1].startswith(b"250")
+        answers = []
+        for length in (548, 549):
+            a.sendall(mail_line(length))
+            answers.append(read_reply(reader))
+        return answers
+
+
+async def test_each_session_has_its_own_command_size_limits(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url)
+    within, beyond = await asyncio.to_thread(_interleaved, gw.smtp_port)
+    check(within, b"555", b"MAIL FROM parameters not recognized")  # admitted by its length
+    check(beyond, b"500", TOO_LONG)
+
+
 async def test_8bit_arguments_are_carried_with_smtputf8_on(upstream, gateway_factory):
     """The gateway enables SMTPUTF8, so arguments are read as UTF-8 (surrogateescape for
     other bytes), never refused `500 Error: strict ASCII mode`."""
