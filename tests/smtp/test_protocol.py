@@ -24,7 +24,7 @@ import socket
 import pytest
 
 from gateway.passwords import hash_password
-from tests.support.smtp import converse, dialogue, read_reply
+from tests.support.smtp import converse, converse_to_eof, dialogue, read_reply
 
 PASSWORD = "correct horse battery staple"
 OK = b"250 2.0.0 OK"
@@ -34,17 +34,6 @@ BAD_SYNTAX = b"Error: bad syntax"
 
 def check(reply: bytes, code: bytes, text: bytes) -> None:
     assert reply[:4] == code + b" " and text in reply, reply
-
-
-def converse_to_eof(port: int, writes: list[tuple[bytes, int]]) -> tuple[list[bytes], bytes]:
-    """`converse`, then whatever the server sends until it closes the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        reader = sock.makefile("rb")
-        replies = [read_reply(reader)]
-        for data, owed in writes:
-            sock.sendall(data)
-            replies += [read_reply(reader) for _ in range(owed)]
-        return replies, reader.read()
 
 
 def mail_line(length: int) -> bytes:

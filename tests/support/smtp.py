@@ -30,10 +30,21 @@ def dialogue(port: int, lines: list[bytes]) -> list[bytes]:
 
 def converse(port: int, writes: list[tuple[bytes, int]]) -> list[bytes]:
     """The greeting, then each write sent whole and as many replies read as it is owed."""
+    return _converse(port, writes, to_eof=False)[0]
+
+
+def converse_to_eof(port: int, writes: list[tuple[bytes, int]]) -> tuple[list[bytes], bytes]:
+    """`converse`, then whatever the server sends until it closes the connection."""
+    return _converse(port, writes, to_eof=True)
+
+
+def _converse(
+    port: int, writes: list[tuple[bytes, int]], *, to_eof: bool
+) -> tuple[list[bytes], bytes]:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         reader = sock.makefile("rb")
         replies = [read_reply(reader)]
         for data, owed in writes:
             sock.sendall(data)
             replies += [read_reply(reader) for _ in range(owed)]
-        return replies
+        return replies, reader.read() if to_eof else b""
