@@ -110,7 +110,14 @@ async def test_consent_imported_through_a_api_allows_through_b(
     store = open_store(pg_url)
     await store.open()
     try:
-        rows = await store.decisions(DecisionQuery(recipient="carol@example.org"))
+        # the rows follow the replies: nobody waits for them (pipeline/writer.py RIDE)
+        query = DecisionQuery(recipient="carol@example.org")
+        await wait_until(lambda: _count(store.decisions(query), 2))
+        rows = await store.decisions(query)
     finally:
         await store.close()
     assert {d.instance for _, d in rows} == {"gw.test/b"}, "B decided, under its own name"
+
+
+async def _count(rows: Any, at_least: int) -> bool:
+    return len(await rows) >= at_least
