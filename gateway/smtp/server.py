@@ -167,6 +167,7 @@ class GatewaySMTP(LeanSMTP):
     async def push(self, status: str) -> None:  # type: ignore[override]
         await super().push(status if self._bare_replies else with_enhanced_code(status))
 
+    @syntax("EHLO hostname")  # aiosmtpd's, which HELP lists
     async def smtp_EHLO(self, hostname: str) -> None:
         # RFC 2034 §4: no enhanced codes in the greeting or in HELO/EHLO replies.
         self._bare_replies = True
@@ -177,6 +178,7 @@ class GatewaySMTP(LeanSMTP):
         finally:
             self._bare_replies = False
 
+    @syntax("HELO hostname")
     async def smtp_HELO(self, hostname: str) -> None:
         self._bare_replies = True
         try:

@@ -248,7 +248,8 @@ async def test_help_lists_the_commands_and_gives_their_syntax(upstream, gateway_
     check(listing, b"250", b"Supported commands: ")
     names = listing.split(b"Supported commands: ", 1)[1].split(b" ")
     assert names == sorted(names)
-    assert {b"AUTH", b"DATA", b"HELP", b"MAIL", b"NOOP", b"QUIT", b"RCPT", b"RSET"} <= set(names)
+    expected = b"AUTH DATA EHLO HELO HELP MAIL NOOP QUIT RCPT RSET".split()
+    assert set(expected) <= set(names)
     assert b"STARTTLS" not in names  # no TLS configured: not offered
     check(mail_syntax, b"250", b"Syntax: MAIL FROM: <address>")
     assert mail_syntax.endswith(b"<address>")  # the parameters only after EHLO
