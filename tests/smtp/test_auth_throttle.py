@@ -13,12 +13,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from gateway.passwords import hash_password
 from gateway.pipeline.delivery.outbox import WRITING
 from gateway.pipeline.transform.dkim import SIGNING
+from tests.support.keys import write_key
 
 PASSWORD = "correct horse battery staple"
 USERS = [{"name": "app", "password_hash": hash_password(PASSWORD, "scrypt")}]
@@ -102,16 +102,7 @@ async def test_unknown_login_counts_as_a_failure(guarded, caplog):
 
 
 def dkim_key(folder: Path) -> Path:
-    path = folder / "dkim.pem"
-    key = ed25519.Ed25519PrivateKey.generate()
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return path
+    return write_key(folder / "dkim.pem", ed25519.Ed25519PrivateKey.generate())
 
 
 async def hammer(port: int, source: str, stop: asyncio.Event, seen: list[bytes]) -> None:
