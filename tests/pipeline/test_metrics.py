@@ -56,6 +56,7 @@ async def test_counters_move_with_traffic(gateway_factory: Any, upstream: Any) -
     await asyncio.to_thread(send, gw.smtp_port)
     await asyncio.to_thread(upstream.handler.wait_for, 2)
     await wait_until(lambda: gw.delivery.backlog == 0)
+    await gw.writer.flush()  # the deliveries' spool updates ride up to RIDE after the replies
     after = await scrape(gw.http_port)
     assert after[("gatekeeper_smtp_sessions_total", ())] == 1
     # a transactional stream: decided at RCPT, and those decisions stand at DATA
