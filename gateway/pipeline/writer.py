@@ -62,6 +62,8 @@ class Writer:
         self.events: EventSource | None = None
         """Events for the application ride in the batch of the rows that cause them."""
         self._waiters: list[asyncio.Future[None]] = []
+        self._riders: list[asyncio.Future[None]] = []
+        """Those told of the next commit without hurrying it (`committed`)."""
         self._unattended: set[str] = set()
         """Messages nobody waits for: kept for the next try if a commit fails."""
         self._wake = asyncio.Event()
@@ -112,6 +114,14 @@ class Writer:
         self._kick()
         await waiter
 
+    async def committed(self) -> None:
+        """As `written`, for a background task: the rows handed in so far keep riding (up to
+        RIDE) for a commit someone else waits for, instead of forcing an fsync of their own."""
+        rider = asyncio.get_running_loop().create_future()
+        self._riders.append(rider)
+        self._kick()
+        await rider
+
     def spool_later(self, message: SpoolMessage) -> None:
         """Spool without waiting: for mail the gateway writes itself (reports), which rides in
         the same transaction as the change that caused it."""
@@ -156,8 +166,8 @@ class Writer:
                 await asyncio.sleep(self._window)
             elif not self._waiters:
                 await self._ride_along()
-            batch, waiters = self._batch, self._waiters
-            self._batch, self._waiters = WriteBatch(), []
+            batch, waiters = self._batch, self._waiters + self._riders
+            self._batch, self._waiters, self._riders = WriteBatch(), [], []
             if batch or waiters:
                 await self._commit(batch, waiters)
             elif self.failure:

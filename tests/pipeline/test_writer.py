@@ -231,3 +231,34 @@ async def test_rows_alone_are_committed_within_the_ride(db: tuple[Store, Path]) 
     await wait_until(lambda: watched.commits == [0], timeout=5)
     assert [d.recipient for _, d in await store.decisions(DecisionQuery())] == ["r1@example.org"]
     await writer.stop()
+
+
+async def test_a_background_wait_does_not_hurry_the_rows_it_waits_for(
+    db: tuple[Store, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery's update and a task told when it is committed (`committed`, as the check
+    for erasures after a delivery is): the update still rides in the next spool commit."""
+    monkeypatch.setattr(writer_module, "RIDE", 60.0)
+    store, _ = db
+    watched = WatchedStore(store)
+    writer = Writer(watched)  # type: ignore[arg-type]
+    writer.start()
+    writer.record([decision(1)])
+    told = asyncio.create_task(writer.committed())
+    await asyncio.sleep(0.05)  # time enough for a commit of the row alone, were there one
+    await writer.spool(message("m1"))
+    await told
+    assert watched.commits == [1]
+    await writer.stop()
+
+
+async def test_a_background_wait_alone_ends_within_the_ride(db: tuple[Store, Path]) -> None:
+    store, _ = db
+    watched = WatchedStore(store)
+    writer = Writer(watched)  # type: ignore[arg-type]
+    writer.start()
+    writer.record([decision(1)])
+    await asyncio.wait_for(writer.committed(), 5)
+    assert watched.commits == [0]
+    await writer.committed()  # nothing handed in since: the next (empty) turn tells it
+    await writer.stop()

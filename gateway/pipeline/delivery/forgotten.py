@@ -69,7 +69,7 @@ class ErasedSince:
         while self._pending:
             batch, self._pending = self._pending, {}
             try:
-                await self._writer.written()
+                await self._writer.committed()
                 await self._erase_again(batch)
             except Exception:
                 log.exception("checking %d delivered addresses for erasure failed", len(batch))
