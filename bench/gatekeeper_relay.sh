@@ -10,6 +10,7 @@
 #   GK_BENCH_STORE_URL  another store.url instead (e.g. postgresql://…/fresh_db)
 #   GK_BENCH_TOML       a file of extra TOML appended to the config (e.g. [unsubscribe])
 #   GK_BENCH_PROCESSES  `processes = N` in [smtp] (SMTP worker processes), only when set
+#   GK_BENCH_SYNCHRONOUS  store.synchronous (default FULL; NORMAL shows what the fsync costs)
 #   GK_BENCH_PIDFILE    write the gateway's pid there (run_all.sh samples its process tree)
 #   GK_BENCH_RELAY      another entry point instead of `python3 -m gateway`
 #   GK_BENCH_TMP        parent of the temp dir (default /tmp)
@@ -41,7 +42,7 @@ http_port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));
   if [ -n "${GK_BENCH_STORE_URL:-}" ]; then
     printf '[store]\nurl = "%s"\n' "$GK_BENCH_STORE_URL"
   else
-    printf '[store]\nurl = "sqlite:///%s/gatekeeper.db"\nsynchronous = "FULL"\n' "$dir"
+    printf '[store]\nurl = "sqlite:///%s/gatekeeper.db"\nsynchronous = "%s"\n' "$dir" "${GK_BENCH_SYNCHRONOUS:-FULL}"
   fi
   printf '[logging]\nlevel = "WARNING"\n'
   # smtp-source's mail is a transactional stream by default: relayed without a consent
