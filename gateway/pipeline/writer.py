@@ -12,7 +12,6 @@ for any crash between the upstream's 250 and the commit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from gateway.consent.erasure import stored_erasure_key
@@ -67,8 +66,9 @@ class Writer:
         self._unattended: set[str] = set()
         """Messages nobody waits for: kept for the next try if a commit fails."""
         self._wake = asyncio.Event()
-        self._attended = asyncio.Event()
-        """Set when someone waits for the next commit: rows riding along go with it."""
+        self._ride: asyncio.Future[None] | None = None
+        """While rows ride along: ended when someone waits for the next commit, which they
+        then join, or after RIDE."""
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -110,7 +110,7 @@ class Writer:
         """Returns once everything handed in so far is committed; raises if that failed."""
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        self._attended.set()
+        self._end_ride()
         self._kick()
         await waiter
 
@@ -148,7 +148,7 @@ class Writer:
     async def flush(self) -> None:
         """Wait until everything handed in so far is committed (or failed)."""
         while self._batch or not self._idle.is_set():
-            self._attended.set()  # the rows are waited for now: no riding
+            self._end_ride()  # the rows are waited for now: no riding
             self._kick()
             await self._idle.wait()
             if self._batch:
@@ -176,10 +176,21 @@ class Writer:
                 self._idle.set()
 
     async def _ride_along(self) -> None:
-        """Wait up to RIDE for someone to wait for a commit, which these rows then join."""
-        self._attended.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._attended.wait(), RIDE)
+        """Wait up to RIDE for someone to wait for a commit, which these rows then join. A
+        future and a timer: `asyncio.wait_for` would make a task per ride, and cost the
+        session that ends it two more turns of the loop before its commit starts."""
+        loop = asyncio.get_running_loop()
+        self._ride = loop.create_future()
+        timer = loop.call_later(RIDE, self._end_ride)
+        try:
+            await self._ride
+        finally:
+            timer.cancel()
+            self._ride = None
+
+    def _end_ride(self) -> None:
+        if self._ride is not None and not self._ride.done():
+            self._ride.set_result(None)
 
     async def _commit(self, batch: WriteBatch, waiters: list[asyncio.Future[None]]) -> None:
         try:
