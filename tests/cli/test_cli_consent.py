@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import run_cli
+from tests.support.dates import date_days_ago
 
+SIGNED_UP, BOUGHT = date_days_ago(60), date_days_ago(30)  # current whenever the suite runs
 CONTACTS = (
     "email,country,source,consent_topics,consent_at,double_opt_in_at,consent_proof,"
     "customer_kind,last_purchase_at,purchase_categories\n"
-    "ann@example.cz,cz,signup-form,marketing,2026-01-05,2026-01-05T00:10:00,ip=192.0.2.1,,,\n"
-    "bob@example.pl,pl,checkout,,,,,purchase,2026-06-01,books\n"
+    f"ann@example.cz,cz,signup-form,marketing,{SIGNED_UP},{SIGNED_UP}T00:10:00,ip=192.0.2.1,,,\n"
+    f"bob@example.pl,pl,checkout,,,,,purchase,{BOUGHT},books\n"
 )
 MESSAGE = (
     "From: Shop <news@shop.example>\r\nSubject: OS: autumn sale\r\n"

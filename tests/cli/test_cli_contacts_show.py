@@ -10,8 +10,12 @@ import smtplib
 
 from gateway.store.records import DecisionQuery
 from tests.support.cli import run_cli
+from tests.support.dates import date_days_ago
 
-CONTACTS = "email,country,consent_topics,consent_at\nhans@example.de,DE,newsletter,2026-01-05\n"
+CONTACTS = (
+    "email,country,consent_topics,consent_at\n"
+    f"hans@example.de,DE,newsletter,{date_days_ago(30)}\n"  # live: refused for its terms only
+)
 
 
 def rcpt(port: int, sender: str, recipient: str) -> tuple[int, bytes]:

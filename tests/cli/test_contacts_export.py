@@ -59,6 +59,9 @@ async def held(tmp_path: Path, upstream, gateway_factory):
         streams=[{"sender": "news@shop.example", "purpose": "marketing", "topic": "newsletter"}],
         identity={"name": "Shop s.r.o.", "postal_address": "Praha 1"},
         log={"signing_key_file": str(tmp_path / "log.pem")},
+        # the CSV's dates are asserted as written: 0 = consent never lapses (docs/policies.md), so
+        # Ann's stays live and NEWS is refused at DATA whenever the suite runs
+        policy={"inactive_after_days": 0},
     )
     (tmp_path / "c.csv").write_text(CONTACTS)
     assert (await cli(tmp_path, "contacts", "import", "c.csv")).returncode == 0

@@ -13,8 +13,8 @@ import pytest
 
 from gateway.store.records import ConsentEvent, DecisionQuery, SuppressionEntry
 from tests.conftest import free_port
+from tests.support.seed import GRANTED
 
-GRANTED = "2026-01-01T00:00:00.000Z"
 MARKETING = (
     b"From: Shop <news@shop.example>\r\n"
     b"Subject: November offers\r\n"

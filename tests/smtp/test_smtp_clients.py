@@ -91,14 +91,11 @@ async def test_partly_refused_reply_names_the_command_that_shows_who_and_why(
     upstream, gateway_factory, tmp_path
 ):
     from gateway.store.records import ConsentEvent
+    from tests.support.seed import GRANTED
 
     gw = await gateway_factory(upstream.url)
     await gw.store.record_consent(
-        [
-            ConsentEvent(
-                "yes@example.org", "marketing", "grant", "2026-01-01T00:00:00.000Z", "form", "{}"
-            )
-        ]
+        [ConsentEvent("yes@example.org", "marketing", "grant", GRANTED, "form", "{}")]
     )
     code, text = await asyncio.to_thread(partly, gw.smtp_port)
     assert code == 250 and b"1 of 2 recipients accepted, 1 refused (ref " in text

@@ -12,6 +12,7 @@ import smtplib
 from email.message import EmailMessage
 
 from gateway.store.records import ConsentEvent, DecisionQuery
+from tests.support.seed import GRANTED
 from tests.support.smtp import dialogue
 
 TRANSACTIONAL = (
@@ -57,11 +58,7 @@ async def test_null_sender_mail_that_bounces_gets_no_report(upstream, gateway_fa
 async def test_null_sender_partial_refusal_gets_no_refusal_report(upstream, gateway_factory):
     gw = await gateway_factory(upstream.url, policy={"refusal_report": True})
     await gw.store.record_consent(
-        [
-            ConsentEvent(
-                "a@example.org", "marketing", "grant", "2026-01-01T00:00:00.000Z", "form", "{}"
-            )
-        ]
+        [ConsentEvent("a@example.org", "marketing", "grant", GRANTED, "form", "{}")]
     )
     marketing = TRANSACTIONAL.replace(b"transactional", b"marketing") + b"%unsubscribe_url%\r\n"
     code, text = await asyncio.to_thread(partial_send, gw.smtp_port, marketing)

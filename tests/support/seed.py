@@ -7,8 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.store.records import ConsentEvent, ContactRow, SuppressionEntry
+from tests.support.dates import days_ago
 
-GRANTED = "2026-01-01T00:00:00.000Z"
+GRANTED = days_ago(30)
+"""Recent enough that consent granted then is live (policy.inactive_after_days) whenever the
+suite runs, and older than a pending confirmation's window (48 hours)."""
+SIGNED_UP = days_ago(60)
+"""When `seed_contact` grants: live as GRANTED is, and before it as it was."""
 PROOF = '{"ip":"192.0.2.1"}'
 
 
@@ -35,8 +40,5 @@ async def seed_contact(store: Any, address: str, *topics: str, country: str | No
     await store.import_contacts([row])
     proof = json.dumps({"ip": "192.0.2.1", "text": "Sign me up"})
     await store.record_consent(
-        [
-            ConsentEvent(address, topic, "grant", "2025-01-01T00:00:00.000Z", "signup-form", proof)
-            for topic in topics
-        ]
+        [ConsentEvent(address, topic, "grant", SIGNED_UP, "signup-form", proof) for topic in topics]
     )
