@@ -208,15 +208,18 @@ async def test_rows_nobody_waits_for_ride_in_the_next_spool_commit(
     db: tuple[Store, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A RCPT's decision row, then the message's spool write: one commit, one fsync, not
-    the row's own commit with the spool write queued behind it."""
+    the row's own commit with the spool write queued behind it. A background task told of
+    the commit (`committed`, as the erasure check after a delivery is) does not hurry it."""
     monkeypatch.setattr(writer_module, "RIDE", 60.0)  # however slow the machine
     store, _ = db
     watched = WatchedStore(store)
     writer = Writer(watched)  # type: ignore[arg-type]
     writer.start()
     writer.record([decision(1)])
+    told = asyncio.create_task(writer.committed())
     await asyncio.sleep(0.05)  # time enough for a commit of the row alone, were there one
     await writer.spool(message("m1"))
+    await told
     assert watched.commits == [1]
     assert [d.recipient for _, d in await store.decisions(DecisionQuery())] == ["r1@example.org"]
     await writer.stop()
@@ -230,25 +233,6 @@ async def test_rows_alone_are_committed_within_the_ride(db: tuple[Store, Path]) 
     writer.record([decision(1)])
     await wait_until(lambda: watched.commits == [0], timeout=5)
     assert [d.recipient for _, d in await store.decisions(DecisionQuery())] == ["r1@example.org"]
-    await writer.stop()
-
-
-async def test_a_background_wait_does_not_hurry_the_rows_it_waits_for(
-    db: tuple[Store, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A delivery's update and a task told when it is committed (`committed`, as the check
-    for erasures after a delivery is): the update still rides in the next spool commit."""
-    monkeypatch.setattr(writer_module, "RIDE", 60.0)
-    store, _ = db
-    watched = WatchedStore(store)
-    writer = Writer(watched)  # type: ignore[arg-type]
-    writer.start()
-    writer.record([decision(1)])
-    told = asyncio.create_task(writer.committed())
-    await asyncio.sleep(0.05)  # time enough for a commit of the row alone, were there one
-    await writer.spool(message("m1"))
-    await told
-    assert watched.commits == [1]
     await writer.stop()
 
 
