@@ -27,6 +27,7 @@ from gateway.store.records import (
     SuppressionEntry,
     WriteBatch,
 )
+from gateway.store.storable import make_storable
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class Writer:
 
     async def spool(self, message: SpoolMessage) -> None:
         """Returns once the message is durable; raises if the commit failed."""
+        _storable_message(message)
         self._batch.messages.append(message)
         await self.written()
 
@@ -125,21 +127,28 @@ class Writer:
     def spool_later(self, message: SpoolMessage) -> None:
         """Spool without waiting: for mail the gateway writes itself (reports), which rides in
         the same transaction as the change that caused it."""
+        _storable_message(message)
         self._batch.messages.append(message)
         self._unattended.add(message.id)
         self._kick()
 
     def record(self, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            make_storable(decision)  # before the chain hashes it
         self._batch.decisions.extend(decisions)
         if self.events:
             self._batch.events.extend(self.events.for_decisions(decisions))
         self._kick()
 
     def update(self, updates: list[RecipientUpdate]) -> None:
+        for update in updates:
+            make_storable(update)
         self._batch.updates.extend(updates)
         self._kick()
 
     def suppress(self, entries: list[SuppressionEntry]) -> None:
+        for entry in entries:
+            make_storable(entry)
         self._batch.suppressions.extend(entries)
         if self.events:
             self._batch.events.extend(self.events.for_suppressions(entries))
@@ -252,3 +261,9 @@ class Writer:
         self._batch.events[:0] = batch.events
         self._batch.messages[:0] = [m for m in batch.messages if m.id in self._unattended]
         self._wake.set()
+
+
+def _storable_message(message: SpoolMessage) -> None:
+    make_storable(message)
+    for recipient in message.recipients:
+        make_storable(recipient)
