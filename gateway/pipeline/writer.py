@@ -104,51 +104,48 @@ class Writer:
 
     async def spool(self, message: SpoolMessage) -> None:
         """Returns once the message is durable; raises if the commit failed."""
-        _storable_message(message)
+        make_storable([message, *message.recipients])
         self._batch.messages.append(message)
         await self.written()
 
     async def written(self) -> None:
         """Returns once everything handed in so far is committed; raises if that failed."""
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
         self._end_ride()
-        self._kick()
-        await waiter
+        await self._next_commit(self._waiters)
 
     async def committed(self) -> None:
         """As `written`, for a background task: the rows handed in so far keep riding (up to
         RIDE) for a commit someone else waits for, instead of forcing an fsync of their own."""
-        rider = asyncio.get_running_loop().create_future()
-        self._riders.append(rider)
+        await self._next_commit(self._riders)
+
+    async def _next_commit(self, told: list[asyncio.Future[None]]) -> None:
+        future = asyncio.get_running_loop().create_future()
+        told.append(future)
         self._kick()
-        await rider
+        await future
 
     def spool_later(self, message: SpoolMessage) -> None:
         """Spool without waiting: for mail the gateway writes itself (reports), which rides in
         the same transaction as the change that caused it."""
-        _storable_message(message)
+        make_storable([message, *message.recipients])
         self._batch.messages.append(message)
         self._unattended.add(message.id)
         self._kick()
 
     def record(self, decisions: list[Decision]) -> None:
-        for decision in decisions:
-            make_storable(decision)  # before the chain hashes it
+        make_storable(decisions)  # before the chain hashes them
         self._batch.decisions.extend(decisions)
         if self.events:
             self._batch.events.extend(self.events.for_decisions(decisions))
         self._kick()
 
     def update(self, updates: list[RecipientUpdate]) -> None:
-        for update in updates:
-            make_storable(update)
+        make_storable(updates)
         self._batch.updates.extend(updates)
         self._kick()
 
     def suppress(self, entries: list[SuppressionEntry]) -> None:
-        for entry in entries:
-            make_storable(entry)
+        make_storable(entries)
         self._batch.suppressions.extend(entries)
         if self.events:
             self._batch.events.extend(self.events.for_suppressions(entries))
@@ -261,9 +258,3 @@ class Writer:
         self._batch.events[:0] = batch.events
         self._batch.messages[:0] = [m for m in batch.messages if m.id in self._unattended]
         self._wake.set()
-
-
-def _storable_message(message: SpoolMessage) -> None:
-    make_storable(message)
-    for recipient in message.recipients:
-        make_storable(recipient)

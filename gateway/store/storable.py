@@ -9,6 +9,7 @@ Each is written as its `\\xNN` escape instead: an operator still sees which byte
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -22,12 +23,13 @@ def storable_text(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def make_storable(record: Any) -> None:
-    """The record's text fields made storable, in place (before anything hashes them)."""
-    for name in _text_fields(type(record)):
-        value = getattr(record, name)
-        if not value.isascii():
-            setattr(record, name, storable_text(value))
+def make_storable(records: Iterable[Any]) -> None:
+    """The records' text fields made storable, in place (before anything hashes them)."""
+    for record in records:
+        for name in _text_fields(type(record)):
+            value = getattr(record, name)
+            if not value.isascii():
+                setattr(record, name, storable_text(value))
 
 
 _TEXT_FIELDS: dict[type, tuple[str, ...]] = {}
