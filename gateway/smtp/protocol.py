@@ -38,6 +38,7 @@ from aiosmtpd.smtp import (
     _AuthMechAttr,
     login_always_fail,
     make_loop,
+    syntax,
 )
 from aiosmtpd.smtp import __ident__ as AIOSMTPD_IDENT
 
@@ -149,6 +150,12 @@ class LeanSMTP(SMTP):
 
     def _base_size_limit(self) -> int:
         return self.command_size_limit  # RFC 5321 §4.5.3.1.4: 512 octets
+
+    @syntax("EHLO hostname")  # aiosmtpd's, which HELP lists
+    async def smtp_EHLO(self, hostname: str) -> None:
+        # RFC 5321 §4.1.4: EHLO starts afresh; aiosmtpd's would add MAIL's allowance again
+        self.command_size_limits.clear()
+        await super().smtp_EHLO(hostname)
 
     def _command_refusal(self, command: str, arg: str | None) -> tuple[str, bool] | None:
         """A reply that stops a recognised command, and whether the session closes after

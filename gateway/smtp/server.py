@@ -171,8 +171,6 @@ class GatewaySMTP(LeanSMTP):
     async def smtp_EHLO(self, hostname: str) -> None:
         # RFC 2034 §4: no enhanced codes in the greeting or in HELO/EHLO replies.
         self._bare_replies = True
-        # RFC 5321 §4.1.4: EHLO starts afresh; aiosmtpd's would add MAIL's allowance again
-        self.command_size_limits.clear()
         try:
             await super().smtp_EHLO(hostname)
         finally:
