@@ -12,7 +12,8 @@ AUTH mechanisms, bound at first use, listed in EHLO and working in every session
 
 Not here: STARTTLS-before-MAIL (`530`), since `gateway.app` never turns `require_starttls`
 on; the gateway's own command limits (`_command_refusal`: tests/smtp/test_limits.py and
-tests/hostile/test_hostile_command_injection.py).
+tests/hostile/test_hostile_command_injection.py); addresses of bytes that are not UTF-8
+(tests/hostile/test_hostile_undecodable_text.py).
 """
 
 from __future__ import annotations
@@ -174,21 +175,6 @@ async def test_8bit_arguments_are_carried_with_smtputf8_on(upstream, gateway_fac
     check(replies[6], b"250", b"queued as")
     (captured,) = await asyncio.to_thread(upstream.handler.wait_for, 1)
     assert captured.recipients == ["jos\u00e9@example.org"]
-
-
-@pytest.mark.parametrize(
-    "command", [b"MAIL FROM:<b\xff@example.com>", b"RCPT TO:<b\xff@example.org>"]
-)
-async def test_an_address_of_bytes_that_are_not_utf8_is_refused_for_good(
-    upstream, gateway_factory, command
-):
-    """Not UTF-8 (carried as surrogates): a bad address, 5xx, never the 451 of a fault
-    that would have the client retry an address that can never pass."""
-    gw = await gateway_factory(upstream.url)
-    mail = b"MAIL FROM:<app@example.com>\r\n" if command.startswith(b"RCPT") else b""
-    steps = [(b"EHLO client.test\r\n", 1), *([(mail, 1)] if mail else []), (command + b"\r\n", 1)]
-    replies = await asyncio.to_thread(converse, gw.smtp_port, steps)
-    assert replies[-1][:1] == b"5", replies[-1]
 
 
 async def test_unknown_commands_then_goodbye_at_the_fifth(upstream, gateway_factory):

@@ -9,7 +9,9 @@ import subprocess
 
 import pytest
 
+from gateway.store.records import ConsentEvent
 from tests.conftest import run_cli
+from tests.support.seed import GRANTED
 
 pytestmark = pytest.mark.skipif(shutil.which("swaks") is None, reason="needs swaks")
 
@@ -90,9 +92,6 @@ def partly(port: int) -> tuple[int, bytes]:
 async def test_partly_refused_reply_names_the_command_that_shows_who_and_why(
     upstream, gateway_factory, tmp_path
 ):
-    from gateway.store.records import ConsentEvent
-    from tests.support.seed import GRANTED
-
     gw = await gateway_factory(upstream.url)
     await gw.store.record_consent(
         [ConsentEvent("yes@example.org", "marketing", "grant", GRANTED, "form", "{}")]
