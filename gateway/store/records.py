@@ -141,6 +141,14 @@ class SpoolMessage:
         """head + data as the spool keeps them (a copy only when there is a head)."""
         return self.head + self.data if self.head else self.data
 
+    def stored_copy(self, recipient: SpoolRecipient) -> bytes | None:
+        """A recipient's body of its own as the spool keeps it: with the head in front, as
+        in stored(), since a message read back from the spool has no head to send before
+        it (its trace fields, an added Message-ID or Date, would be lost on a retry)."""
+        if recipient.data is None or not self.head:
+            return recipient.data
+        return self.head + recipient.data
+
 
 @dataclass(slots=True)
 class RecipientUpdate:

@@ -252,7 +252,16 @@ def _message_row(m: SpoolMessage, data: bytes | int) -> tuple[Any, ...]:
 
 def _recipient_rows(batch: WriteBatch, holder: str) -> list[tuple[Any, ...]]:
     return [
-        (m.id, r.address, r.prefix, r.data, r.attempts, r.next_attempt, r.last_reply, holder)
+        (
+            m.id,
+            r.address,
+            r.prefix,
+            m.stored_copy(r),
+            r.attempts,
+            r.next_attempt,
+            r.last_reply,
+            holder,
+        )
         for m in batch.messages
         for r in m.recipients
     ]

@@ -256,3 +256,22 @@ async def test_footer_is_added_where_the_body_has_no_link(upstream, gateway_fact
     assert body.startswith("Offers only.")
     assert f"https://gw.example/u/{token_in(parsed['List-Unsubscribe'])}" in body
     assert "Shop s.r.o." in body and "1 Main Street, Brno" in body
+
+
+async def test_a_copy_of_its_own_retried_from_the_spool_keeps_the_trace_fields(
+    gw, upstream, dkim_key
+):
+    # Each copy has a body of its own (the placeholder); both are deferred, so both are read
+    # back from the spool for their retry. Without a Message-ID and a Date of
+    # its own, the message gets them from the gateway, in front with the Received field.
+    bare = re.sub(rb"(Date|Message-ID): [^\r]*\r\n", b"", PLAIN)
+    upstream.handler.data_replies = ["451 4.3.0 try later"] * 2
+    await asyncio.to_thread(send, gw.smtp_port, "news@shop.example", PEOPLE, bare)
+    captured = await asyncio.to_thread(upstream.handler.wait_for, 2, 30)
+    signer = DkimSigner("shop.example", "s1", str(dkim_key))
+    for message in captured:
+        parsed = headers_of(message.data)
+        assert parsed["Received"] and parsed["Message-ID"] and parsed["Date"], message.recipients
+        assert dkim.verify(
+            message.data, dnsfunc=lambda name, timeout=5: signer.public_dns_record().encode()
+        )
