@@ -6,7 +6,6 @@ Under /api/ every answer is JSON, errors included, so scripts never parse HTML.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +20,7 @@ from gateway.consent.erasure import erasure_key
 from gateway.consent.proof import proof_document
 from gateway.store.records import ContactView, DecisionQuery
 from gateway.timefmt import iso_now, normalise_time
+from gateway.web import jsontext
 from gateway.web.context import CONTEXT, WebContext
 
 log = logging.getLogger("gateway.web.api")
@@ -89,7 +89,7 @@ async def body(request: web.Request, *, optional: bool = False) -> dict[str, Any
     if request.content_type != "application/json":
         raise ApiError(415, "send the body as application/json")
     try:
-        data = json.loads(await request.read())
+        data = jsontext.loads(await request.read())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):

@@ -10,7 +10,6 @@ answers 404, as if the route were not there.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from aiohttp import web
 from gateway.addresses import AddressError, canonical
 from gateway.pipeline.report_outcomes import ReportIntake
 from gateway.reports import RecipientOutcome, Report
+from gateway.web import jsontext
 from gateway.web.context import CONTEXT, WebContext
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def check_age(timestamp: float, max_age: float, now: float | None = None) -> Non
 
 def load_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return jsontext.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise web.HTTPBadRequest(text="body is not JSON") from exc
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Sequence
 from html import escape
@@ -14,6 +12,7 @@ from aiohttp import web
 from gateway.addresses import AddressError, canonical, check
 from gateway.store.records import ContactView, Decision, DecisionQuery
 from gateway.timefmt import from_epoch
+from gateway.web import jsontext
 from gateway.web.api_contacts import get_decision_proof, get_export
 from gateway.web.api_request import ApiError
 from gateway.web.context import CONTEXT
@@ -155,8 +154,7 @@ async def queue_page(request: web.Request, session: Session) -> web.StreamRespon
 
 
 def encode_cursor(received_at: float, queue_id: str, recipient: str) -> str:
-    raw = json.dumps([received_at, queue_id, recipient]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return jsontext.cursor([received_at, queue_id, recipient])
 
 
 def queue_cursor(value: str) -> tuple[float, str, str] | None:
@@ -164,9 +162,7 @@ def queue_cursor(value: str) -> tuple[float, str, str] | None:
     if not value:
         return None
     try:
-        received, queue_id, recipient = json.loads(
-            base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        )
+        received, queue_id, recipient = jsontext.from_cursor(value)
         if (
             isinstance(received, int | float)
             and isinstance(queue_id, str)

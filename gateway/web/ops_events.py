@@ -4,8 +4,6 @@ webhooks, newest first in keyset pages, with Retry buttons that do what
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -16,6 +14,7 @@ from aiohttp import web
 
 from gateway.store.records import OutboundEvent
 from gateway.timefmt import from_epoch
+from gateway.web import jsontext
 from gateway.web.api_request import ApiError
 from gateway.web.context import CONTEXT
 from gateway.web.ops_html import Session, link, ops_page, redirect, table
@@ -110,8 +109,7 @@ def paging(status: str, before: tuple[str, str] | None, rows: Sequence[OutboundE
 
 
 def encode_cursor(created_at: str, event_id: str) -> str:
-    raw = json.dumps([created_at, event_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return jsontext.cursor([created_at, event_id])
 
 
 def read_cursor(value: str) -> tuple[str, str] | None:
@@ -119,7 +117,7 @@ def read_cursor(value: str) -> tuple[str, str] | None:
     if not value:
         return None
     try:
-        created_at, event_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        created_at, event_id = jsontext.from_cursor(value)
         if isinstance(created_at, str) and isinstance(event_id, str):
             return created_at, event_id
     except (ValueError, TypeError):  # binascii.Error is a ValueError

@@ -1,0 +1,31 @@
+"""JSON from outside, as text every store can keep.
+
+A ``\\ud800`` escape outside a surrogate pair is valid JSON grammar, but it decodes to a lone
+surrogate (RFC 8259 §8.2), which UTF-8 cannot encode: stored, it failed the request's
+transaction with a 500. Such a body is refused as not JSON text, where it is read.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+
+def loads(raw: bytes | str) -> Any:
+    """`json.loads`, raising ValueError (as for any bad JSON) when a string holds a lone
+    surrogate: re-encoding the whole document is one pass in C, and finds them in keys and
+    values at any depth."""
+    data = json.loads(raw)
+    json.dumps(data, ensure_ascii=False).encode()  # UnicodeEncodeError is a ValueError
+    return data
+
+
+def cursor(values: list[Any]) -> str:
+    """A page cursor for a link: the last row's keys as base64url JSON, unpadded."""
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def from_cursor(value: str) -> Any:
+    """What `cursor` made; ValueError for anything else (binascii.Error is a ValueError)."""
+    return loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
