@@ -5,7 +5,6 @@ Under /api/ every answer is JSON, errors included, so scripts never parse HTML.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +20,7 @@ from gateway.consent.proof import proof_document
 from gateway.store.records import ContactView, DecisionQuery
 from gateway.timefmt import iso_now, normalise_time
 from gateway.web import jsontext
+from gateway.web.compare import bearer_matches
 from gateway.web.context import CONTEXT, WebContext
 
 log = logging.getLogger("gateway.web.api")
@@ -67,8 +67,7 @@ def authorize(request: web.Request) -> None:
     token = request.app[CONTEXT].config.http.admin_token
     if not token:
         raise ApiError(503, "the API is disabled: set http.admin_token to enable it")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
+    if not bearer_matches(request, token):
         raise ApiError(401, "missing or wrong bearer token")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 
 from aiohttp import web
 
@@ -11,6 +10,7 @@ from gateway.config import Config
 from gateway.pipeline.delivery.upstream import parse_upstream
 from gateway.pipeline.metrics import CONTENT_TYPE
 from gateway.startup import redacted
+from gateway.web.compare import bearer_matches
 from gateway.web.context import CONTEXT, WebContext
 
 READY_TIMEOUT = 5.0
@@ -93,9 +93,3 @@ async def metrics(request: web.Request) -> web.Response:
         ctx.store.spool_counts, ctx.config.http.metrics_cache_seconds
     )
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
-
-
-def bearer_matches(request: web.Request, token: str) -> bool:
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    # compare_digest: the time taken says nothing about how much of the token was right
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())

@@ -9,7 +9,6 @@ answers 404, as if the route were not there.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from collections.abc import Sequence
@@ -43,13 +42,6 @@ def unsigned(reason: str) -> Refused:
 
 def forged(reason: str) -> Refused:
     return Refused(403, reason)
-
-
-def same(given: str | bytes, expected: str | bytes) -> bool:
-    """Constant-time comparison, so timing tells nothing of the expected value."""
-    a = given.encode() if isinstance(given, str) else given
-    b = expected.encode() if isinstance(expected, str) else expected
-    return hmac.compare_digest(a, b)
 
 
 def check_age(timestamp: float, max_age: float, now: float | None = None) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.config_values import parse_duration
 from gateway.reports import Report, classify
 from gateway.reports.model import COMPLAINT, HARD, SOFT, UNSUBSCRIBE
+from gateway.web.compare import same
 from gateway.web.context import CONTEXT
 from gateway.web.hooks_common import (
     Refused,
@@ -27,7 +28,6 @@ from gateway.web.hooks_common import (
     read_body,
     refusal,
     report,
-    same,
     take,
     unsigned,
 )

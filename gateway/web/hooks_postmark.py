@@ -16,6 +16,7 @@ from aiohttp import web
 
 from gateway.reports import Report
 from gateway.reports.model import AUTO_REPLIED, COMPLAINT, HARD, SENDER, SOFT, UNSUBSCRIBE
+from gateway.web.compare import same
 from gateway.web.context import CONTEXT
 from gateway.web.hooks_common import (
     Refused,
@@ -24,7 +25,6 @@ from gateway.web.hooks_common import (
     read_body,
     refusal,
     report,
-    same,
     take,
     unsigned,
 )

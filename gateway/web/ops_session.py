@@ -24,6 +24,7 @@ from aiohttp import web
 
 from gateway.passwords import verify_password
 from gateway.web.api_request import ApiError
+from gateway.web.compare import same
 from gateway.web.context import CONTEXT, WebContext
 from gateway.web.ops_guard import GUARD, SessionTable
 from gateway.web.ops_html import Session, error_box, ops_page, redirect
@@ -60,7 +61,7 @@ def session_cookie(key: bytes, user: str, sid: str) -> str:
 
 def read_session(key: bytes, cookie: str, sessions: SessionTable) -> Session | None:
     payload, _, signature = cookie.partition(".")
-    if not hmac.compare_digest(sign(key, "session", payload), signature):
+    if not same(sign(key, "session", payload), signature):
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload))
@@ -97,7 +98,7 @@ def signed_in(handler: SessionHandler) -> Handler:
             return redirect("/ops/login?" + urlencode({"next": request.path_qs}))
         if request.method == "POST":
             form = await request.post()
-            if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+            if not same(str(form.get("csrf", "")), session.csrf):
                 return ops_page(403, "Form expired", "<p>Reload the page and try again.</p>")
         try:
             return await handler(request, session)
@@ -161,7 +162,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return disabled_page()
     form = await request.post()
     nonce = request.cookies.get(LOGIN_COOKIE, "")
-    if not nonce or not hmac.compare_digest(str(form.get("csrf", "")), sign(key, "login", nonce)):
+    if not nonce or not same(str(form.get("csrf", "")), sign(key, "login", nonce)):
         return login_form(request, ctx, key, "The form expired; please sign in again.", 403)
     guard, client = request.app[GUARD], request.remote or ""
     wait = guard.throttle.retry_after(client)
@@ -183,7 +184,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def authenticate(ctx: WebContext, name: str, secret: str) -> str | None:
     if not name:
         token = ctx.config.http.admin_token or ""
-        return ADMIN if token and hmac.compare_digest(secret.encode(), token.encode()) else None
+        return ADMIN if token and same(secret, token) else None
     user = next((u for u in ctx.config.http.users if u.name == name), None)
     if user is None:
         return None

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.store.records import ContactView, iso_now
+from gateway.store.storable import storable_text
+from gateway.web.compare import same
 from gateway.web.context import CONTEXT, WebContext
 from gateway.web.i18n import catalog
 from gateway.web.unsubscribe_pages import Link, Words, refusal_page
@@ -92,7 +94,7 @@ def proof(
     evidence = {
         "time": iso_now(),
         "ip": request.remote or "",
-        "user_agent": request.headers.get("User-Agent", ""),
+        "user_agent": storable_text(request.headers.get("User-Agent", "")),
         **facts,
     }
     if text:
@@ -115,5 +117,5 @@ def csrf_value(key: bytes, token: str, purpose: str) -> str:
 
 def csrf_ok(keys: Sequence[bytes], token: str, purpose: str, given: str) -> bool:
     # Any current key: the page may have been rendered just before a key rotation.
-    matches = [hmac.compare_digest(csrf_value(key, token, purpose), given) for key in keys]
+    matches = [same(csrf_value(key, token, purpose), given) for key in keys]
     return any(matches)

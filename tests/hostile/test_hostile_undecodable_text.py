@@ -3,25 +3,17 @@
 They reach Python as lone surrogates, which no store can encode. A RCPT of such bytes left
 its `invalid-address` decision row failing every commit after it (the writer keeps rows
 nobody waits for for the next try): one command, and every later session got 451 for good.
-JSON's `\\ud800` escapes give the same over HTTP; they failed the request with a 500
-(gateway/web/jsontext.py).
+The same over HTTP: tests/hostile/test_hostile_http_text.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 
-import aiohttp
 import pytest
 
 from gateway.store.records import DecisionQuery
-from gateway.web import jsontext
-from gateway.web.api_request import ApiError
-from gateway.web.ops_contacts import queue_cursor
-from gateway.web.ops_events import read_cursor
 from tests.hostile.wire import NORMAL, send_message
-from tests.support.hooks import basic, payload, post
 from tests.support.smtp import converse
 
 EHLO = (b"EHLO client.test\r\n", 1)
@@ -84,64 +76,3 @@ async def test_a_message_id_of_such_bytes_is_queued_and_logged(upstream, gateway
     ids = {d.message_id for _, d in await gw.store.decisions(DecisionQuery())}
     assert [i for i in ids if i.startswith("a") and i.endswith("@shop.example")], ids
     await relays_afterwards(gw)
-
-
-TOKEN = "test-admin-token-0123456789"
-LONE = "x\udcff"
-"""A low surrogate with no high one before it: valid JSON grammar, not text."""
-
-
-async def call(port: int, method: str, path: str, body: bytes) -> tuple[int, dict]:
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    url = f"http://127.0.0.1:{port}/api/v1{path}"
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, url, data=body, headers=headers) as reply,
-    ):
-        return reply.status, await reply.json()
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [
-        ("POST", "/contacts/ann@example.com/consents", {"topic": "news", "proof": {"t": LONE}}),
-        ("POST", "/suppressions", {"email": "bob@example.org", "source": LONE}),
-        ("PUT", "/contacts/ann@example.com", {"country": "IE", LONE: "key"}),
-    ],
-)
-async def test_api_json_holding_a_lone_surrogate_is_a_400(
-    upstream, gateway_factory, method, path, body
-):
-    gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN})
-    status, reply = await call(gw.http_port, method, path, json.dumps(body).encode())
-    assert status == 400 and "not valid JSON" in reply["error"], reply
-    assert await gw.store.suppressions() == []
-
-
-async def test_api_json_of_a_surrogate_pair_is_text(upstream, gateway_factory):
-    gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN})
-    body = json.dumps({"topic": "news", "proof": {"text": "\U0001f600"}}).encode()
-    assert b"\\ud83d\\ude00" in body  # the pair as JSON escapes it
-    status, _ = await call(gw.http_port, "POST", "/contacts/ann@example.com/consents", body)
-    assert status == 201
-    status, proof = await call(gw.http_port, "GET", "/contacts/ann@example.com/proof", b"")
-    assert "\U0001f600" in proof["history"][0]["proof"]
-
-
-async def test_a_webhook_holding_a_lone_surrogate_is_a_400(upstream, gateway_factory):
-    user, password = "postmark", "correct horse battery staple"
-    gw = await gateway_factory(
-        upstream.url, hooks={"postmark_username": user, "postmark_password": password}
-    )
-    bounce = {**payload("postmark_bounce.json"), "Description": LONE}
-    status, _ = await post(
-        gw.http_port, "postmark", json.dumps(bounce).encode(), basic(user, password)
-    )
-    assert status == 400
-
-
-def test_an_ops_page_cursor_holding_a_lone_surrogate_is_a_400():
-    for read, keys in ((queue_cursor, [1.0, "q1", LONE]), (read_cursor, ["2026-12-03", LONE])):
-        with pytest.raises(ApiError) as refused:
-            read(jsontext.cursor(keys))
-        assert refused.value.status == 400

@@ -1,0 +1,150 @@
+"""Text over HTTP that no store can keep, or that is not what a secret is made of.
+
+A header's bytes that are not UTF-8 reach the handlers as lone surrogates (aiohttp decodes
+with surrogateescape), and so do JSON's unpaired `\\ud800` escapes (gateway/web/jsontext.py).
+A recipient's one-click unsubscribe from such a browser failed with a 500 (its User-Agent
+went into the proof), and so did a bearer token or a form's CSRF key that is not ASCII
+(`hmac.compare_digest` takes only ASCII text; gateway/web/compare.py). Each is now kept
+escaped, or refused with a 4xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from gateway.web import jsontext
+from gateway.web.api_request import ApiError
+from gateway.web.ops_contacts import queue_cursor
+from gateway.web.ops_events import read_cursor
+from tests.support.hooks import basic, payload, post
+from tests.support.ops_pages import client, sign_in
+from tests.support.seed import seed_contact
+from tests.support.unsubscribe import ADDRESS, SECRET, token_for
+
+TOKEN = "test-admin-token-0123456789"
+LONE = "x\udcff"
+"""A low surrogate with no high one before it: valid JSON grammar, not text."""
+
+
+async def call(port: int, method: str, path: str, body: bytes) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    url = f"http://127.0.0.1:{port}/api/v1{path}"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, data=body, headers=headers) as reply,
+    ):
+        return reply.status, await reply.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/contacts/ann@example.com/consents", {"topic": "news", "proof": {"t": LONE}}),
+        ("POST", "/suppressions", {"email": "bob@example.org", "source": LONE}),
+        ("PUT", "/contacts/ann@example.com", {"country": "IE", LONE: "key"}),
+    ],
+)
+async def test_api_json_holding_a_lone_surrogate_is_a_400(
+    upstream, gateway_factory, method, path, body
+):
+    gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN})
+    status, reply = await call(gw.http_port, method, path, json.dumps(body).encode())
+    assert status == 400 and "not valid JSON" in reply["error"], reply
+    assert await gw.store.suppressions() == []
+
+
+async def test_api_json_of_a_surrogate_pair_is_text(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN})
+    body = json.dumps({"topic": "news", "proof": {"text": "\U0001f600"}}).encode()
+    assert b"\\ud83d\\ude00" in body  # the pair as JSON escapes it
+    status, _ = await call(gw.http_port, "POST", "/contacts/ann@example.com/consents", body)
+    assert status == 201
+    status, proof = await call(gw.http_port, "GET", "/contacts/ann@example.com/proof", b"")
+    assert "\U0001f600" in proof["history"][0]["proof"]
+
+
+async def test_a_webhook_holding_a_lone_surrogate_is_a_400(upstream, gateway_factory):
+    user, password = "postmark", "correct horse battery staple"
+    gw = await gateway_factory(
+        upstream.url, hooks={"postmark_username": user, "postmark_password": password}
+    )
+    bounce = {**payload("postmark_bounce.json"), "Description": LONE}
+    status, _ = await post(
+        gw.http_port, "postmark", json.dumps(bounce).encode(), basic(user, password)
+    )
+    assert status == 400
+
+
+def test_an_ops_page_cursor_holding_a_lone_surrogate_is_a_400():
+    for read, keys in ((queue_cursor, [1.0, "q1", LONE]), (read_cursor, ["2026-12-03", LONE])):
+        with pytest.raises(ApiError) as refused:
+            read(jsontext.cursor(keys))
+        assert refused.value.status == 400
+
+
+async def raw_request(port: int, method: str, path: str, headers: bytes, body: bytes = b"") -> int:
+    """The status of one request sent as raw bytes (no client library would send these)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        f"Content-Length: {len(body)}\r\n".encode()
+        + headers
+        + b"\r\n"
+        + body
+    )
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    await writer.wait_closed()
+    return int(status_line.split()[1])
+
+
+async def test_one_click_from_a_browser_whose_user_agent_is_not_utf8_is_recorded(
+    upstream, gateway_factory
+):
+    gw = await gateway_factory(upstream.url, unsubscribe={"secret": [SECRET]})
+    await seed_contact(gw.store, ADDRESS, "newsletter")
+    status = await raw_request(
+        gw.http_port,
+        "POST",
+        f"/u/{token_for('newsletter')}",
+        b"Content-Type: application/x-www-form-urlencoded\r\nUser-Agent: Mail\xffReader\r\n",
+        urlencode({"List-Unsubscribe": "One-Click"}).encode(),
+    )
+    assert status == 200
+    [entry] = await gw.store.suppressions(ADDRESS)
+    assert entry.reason == "unsubscribed"
+    [event] = [e for e in (await gw.store.contact(ADDRESS)).events if e.kind == "unsubscribe"]
+    assert json.loads(event.proof)["user_agent"] == "Mail\\xffReader"
+
+
+async def test_a_bearer_token_that_is_not_utf8_is_a_401(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN, "metrics_token": TOKEN})
+    for path in ("/api/v1/decisions", "/metrics"):
+        status = await raw_request(gw.http_port, "GET", path, b"Authorization: Bearer \xff\r\n")
+        assert status == 401, path
+
+
+async def test_a_csrf_key_that_is_not_ascii_is_a_403(upstream, gateway_factory):
+    gw = await gateway_factory(
+        upstream.url, unsubscribe={"secret": [SECRET]}, http={"admin_token": TOKEN}
+    )
+    await seed_contact(gw.store, ADDRESS, "newsletter")
+    base, key = f"http://127.0.0.1:{gw.http_port}", "\u00e9" * 64
+    async with client() as http:
+        form = {"action": "leave", "scope": "newsletter", "csrf": key}
+        async with http.post(f"{base}/u/{token_for('newsletter')}", data=form) as reply:
+            assert reply.status == 403
+        async with http.get(f"{base}/ops/login"):
+            pass  # the sign-in form's nonce cookie
+        login = {"csrf": key, "name": "", "secret": TOKEN}
+        async with http.post(f"{base}/ops/login", data=login, allow_redirects=False) as reply:
+            assert reply.status == 403
+        await sign_in(http, base, TOKEN)
+        async with http.post(f"{base}/ops/logout", data={"csrf": key}) as reply:
+            assert reply.status == 403
+    assert await gw.store.suppressions(ADDRESS) == []
