@@ -15,9 +15,13 @@ from typing import Any
 def loads(raw: bytes | str) -> Any:
     """`json.loads`, raising ValueError (as for any bad JSON) when a string holds a lone
     surrogate: re-encoding the whole document is one pass in C, and finds them in keys and
-    values at any depth."""
-    data = json.loads(raw)
-    json.dumps(data, ensure_ascii=False).encode()  # UnicodeEncodeError is a ValueError
+    values at any depth. Arrays nested past Python's recursion limit (`[[[[…`, a few KB)
+    are a ValueError too, not the RecursionError that was a 500."""
+    try:
+        data = json.loads(raw)
+        json.dumps(data, ensure_ascii=False).encode()  # UnicodeEncodeError is a ValueError
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
     return data
 
 

@@ -58,6 +58,12 @@ async def test_api_json_holding_a_lone_surrogate_is_a_400(
     assert await gw.store.suppressions() == []
 
 
+async def test_api_json_nested_past_the_recursion_limit_is_a_400(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN})
+    status, reply = await call(gw.http_port, "POST", "/suppressions", b"[" * 50_000)
+    assert status == 400 and "not valid JSON" in reply["error"], reply
+
+
 async def test_api_json_of_a_surrogate_pair_is_text(upstream, gateway_factory):
     gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN})
     body = json.dumps({"topic": "news", "proof": {"text": "\U0001f600"}}).encode()
