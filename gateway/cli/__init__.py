@@ -36,6 +36,7 @@ from gateway.logs import setup_logging
 from gateway.startup import os_reason
 from gateway.store import StoreError, open_store
 from gateway.store.sqlite import sqlite_path
+from gateway.store.storable import storable_text
 
 SIGPIPE_EXIT = 141
 """128 + SIGPIPE: what a shell reports for a tool whose reader went away (`| head`)."""
@@ -82,6 +83,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return int(args.run(args, config))
         with asyncio.Runner(loop_factory=LOOP_FACTORY) as runner:
             return runner.run(run_async(args, config))
+    except UnicodeEncodeError as exc:  # an argument's bytes that are not UTF-8 (PEP 383)
+        return fail(f"'{storable_text(str(exc.object))}' is not valid UTF-8", 2)
     except (ConfigError, StoreError, CliError, ValueError) as exc:
         return fail(exc, 2)
     except BrokenPipeError:
