@@ -17,6 +17,7 @@ from gateway.timefmt import from_epoch
 from gateway.web import jsontext
 from gateway.web.api_request import ApiError
 from gateway.web.context import CONTEXT
+from gateway.web.forms import read_form
 from gateway.web.ops_html import Session, link, ops_page, redirect, table
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def read_cursor(value: str) -> tuple[str, str] | None:
 async def retry(request: web.Request, session: Session) -> web.StreamResponse:
     """What `gatekeeper events retry [ID]` does; signed_in has checked the CSRF value."""
     ctx = request.app[CONTEXT]
-    form_data = await request.post()
+    form_data = await read_form(request)
     ids = [str(v) for v in form_data.getall("id", []) if str(v)]
     touched = await ctx.store.events_retry(ids, time.time())
     log.info("%d event(s) made due from the dashboard by %s", touched, session.user)

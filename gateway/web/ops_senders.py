@@ -17,6 +17,7 @@ from gateway.pipeline.brake import Rate, window_rates
 from gateway.store.records import SenderPause, iso_now
 from gateway.web.api_request import ApiError
 from gateway.web.context import CONTEXT
+from gateway.web.forms import read_form
 from gateway.web.ops_html import Session, ops_page, redirect, table
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def resume_form(domain: str, session: Session) -> str:
 async def resume(request: web.Request, session: Session) -> web.StreamResponse:
     """What `gatekeeper senders resume DOMAIN` does; signed_in has checked the CSRF value."""
     ctx = request.app[CONTEXT]
-    form = await request.post()
+    form = await read_form(request)
     domain = str(form.get("domain", "")).strip().lower().lstrip("@")
     if not domain or not await ctx.store.resume_sender(domain, iso_now()):
         raise ApiError(409, f"{domain or 'That domain'} is not paused.")

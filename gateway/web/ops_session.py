@@ -26,6 +26,7 @@ from gateway.passwords import verify_password
 from gateway.web.api_request import ApiError
 from gateway.web.compare import same
 from gateway.web.context import CONTEXT, WebContext
+from gateway.web.forms import read_form
 from gateway.web.ops_guard import GUARD, SessionTable
 from gateway.web.ops_html import Session, error_box, ops_page, redirect
 
@@ -97,7 +98,7 @@ def signed_in(handler: SessionHandler) -> Handler:
         if session is None:
             return redirect("/ops/login?" + urlencode({"next": request.path_qs}))
         if request.method == "POST":
-            form = await request.post()
+            form = await read_form(request)
             if not same(str(form.get("csrf", "")), session.csrf):
                 return ops_page(403, "Form expired", "<p>Reload the page and try again.</p>")
         try:
@@ -160,7 +161,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     key = session_key(ctx)
     if key is None:
         return disabled_page()
-    form = await request.post()
+    form = await read_form(request)
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce or not same(str(form.get("csrf", "")), sign(key, "login", nonce)):
         return login_form(request, ctx, key, "The form expired; please sign in again.", 403)

@@ -22,6 +22,7 @@ from gateway.addresses import AddressError, canonical
 from gateway.consent import tokens
 from gateway.pipeline import optout
 from gateway.web.context import CONTEXT
+from gateway.web.forms import read_form
 from gateway.web.unsubscribe_base import (
     Chosen,
     Refused,
@@ -143,10 +144,7 @@ async def confirm(request: web.Request, chosen: Chosen) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     link, requested = confirmation(request)
     words = chosen.words = choose_words(request, link, None)
-    try:
-        form = await request.post()
-    except ValueError as exc:
-        raise Refused(400, "unreadable") from exc
+    form = await read_form(request)  # unreadable: a 400 page (guarded)
     if not csrf_ok(signing_keys(ctx), link.token, CONFIRM, str(form.get("csrf", ""))):
         raise Refused(403, "csrf")
     scopes = link.scope.split()

@@ -19,6 +19,7 @@ from gateway.pipeline.optout import ALL, UNSUBSCRIBED
 from gateway.store.records import ContactView
 from gateway.web import resubscribe
 from gateway.web.context import CONTEXT, WebContext
+from gateway.web.forms import read_form
 from gateway.web.i18n import catalog
 from gateway.web.unsubscribe_base import (
     Chosen,
@@ -73,10 +74,7 @@ async def handle_post(request: web.Request, chosen: Chosen) -> web.StreamRespons
     link = verified_link(ctx, keys, request.match_info["token"])
     view = await ctx.store.contact(link.address)
     words = chosen.words = choose_words(request, link, view)
-    try:
-        form = await request.post()
-    except ValueError as exc:  # malformed multipart or urlencoded body
-        raise Refused(400, "unreadable") from exc
+    form = await read_form(request)  # unreadable: a 400 page (guarded)
     fields = [(name, value) for name, value in form.items() if isinstance(value, str)]
     if fields == ONE_CLICK and len(form) == 1:
         await leave(ctx, link, [link.scope], SOURCE_ONE_CLICK, proof(request))

@@ -4,8 +4,9 @@ A header's bytes that are not UTF-8 reach the handlers as lone surrogates (aioht
 with surrogateescape), and so do JSON's unpaired `\\ud800` escapes (gateway/web/jsontext.py).
 A recipient's one-click unsubscribe from such a browser failed with a 500 (its User-Agent
 went into the proof), and so did a bearer token or a form's CSRF key that is not ASCII
-(`hmac.compare_digest` takes only ASCII text; gateway/web/compare.py). Each is now kept
-escaped, or refused with a 4xx.
+(`hmac.compare_digest` takes only ASCII text; gateway/web/compare.py), and so did a form
+in a charset Python does not know or with a multipart field that is not UTF-8 on pages that
+did not catch it (gateway/web/forms.py). Each is now kept escaped, or refused with a 4xx.
 """
 
 from __future__ import annotations
@@ -153,4 +154,23 @@ async def test_a_csrf_key_that_is_not_ascii_is_a_403(upstream, gateway_factory):
         await sign_in(http, base, TOKEN)
         async with http.post(f"{base}/ops/logout", data={"csrf": key}) as reply:
             assert reply.status == 403
+    assert await gw.store.suppressions(ADDRESS) == []
+
+
+MULTIPART = b"Content-Type: multipart/form-data; boundary=B\r\n"
+NOT_UTF8_FIELD = b'--B\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n\xff\xfe\r\n--B--\r\n'
+
+
+async def test_a_form_that_cannot_be_read_is_a_400(upstream, gateway_factory):
+    """A charset Python does not know (LookupError) or a multipart field that is not UTF-8,
+    on the recipient's page and on the dashboard's sign-in (gateway/web/forms.py)."""
+    gw = await gateway_factory(
+        upstream.url, unsubscribe={"secret": [SECRET]}, http={"admin_token": TOKEN}
+    )
+    await seed_contact(gw.store, ADDRESS, "newsletter")
+    one_click = urlencode({"List-Unsubscribe": "One-Click"}).encode()
+    page = f"/u/{token_for('newsletter')}"
+    bogus = b"Content-Type: application/x-www-form-urlencoded; charset=bogus-x\r\n"
+    assert await raw_request(gw.http_port, "POST", page, bogus, one_click) == 400
+    assert await raw_request(gw.http_port, "POST", "/ops/login", MULTIPART, NOT_UTF8_FIELD) == 400
     assert await gw.store.suppressions(ADDRESS) == []
