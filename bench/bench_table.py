@@ -89,6 +89,20 @@ def table(raw: Raw) -> list[str]:
     lines = [
         HEADER,
         ratio_line(
+            "0.1 floor: bare aiosmtpd relay, 1 rcpt",
+            rate(raw, "postfix.r1"),
+            rate(raw, "floor.r1"),
+            None,
+            "(none)",
+        ),
+        ratio_line(
+            "0.2 floor: bare aiosmtpd relay, 10 rcpt",
+            rate(raw, "postfix.r10"),
+            rate(raw, "floor.r10"),
+            None,
+            "(none)",
+        ),
+        ratio_line(
             "1 1 rcpt, full path, big store (vs Postfix)",
             rate(raw, "postfix.r1"),
             w1,
@@ -138,7 +152,7 @@ def _size(raw: Raw, name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("raw", type=Path)
-    parser.add_argument("--only", default="1,2,3,4,5,6,7")
+    parser.add_argument("--only", default="0,1,2,3,4,5,6,7")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     for line in table(parse(args.raw)):

@@ -15,6 +15,9 @@
 #   5  peak RSS of the gateway's process tree sampled during workload 1 (< 250 MB), and the
 #      growth for one 20 MB message (bench/rss_probe.py big; transactional stream) < 2 x
 #   6  workload 1 with a --big-store store against a --small-store one: within 10 %
+#   0  the floor, no target: ../../shared/bench/bare_proxy.py (aiosmtpd + aiosmtplib, no
+#      checks, no spool, upstream verdict as the reply) in two processes on SO_REUSEPORT,
+#      1 and 10 recipients, against the Postfix of workloads 1 and 2 when they run too
 #   7  workloads 1 and 2 on PostgreSQL (a fresh database per measurement, cloned from a
 #      cached template), beside SQLite's; no target
 # Stores are built by bench/build_store.py and cached (--cache; the build is not measured).
@@ -40,7 +43,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 # The gateway and the probes need the project's venv (sudo drops an activated one).
 if [ -x "$ROOT/.venv/bin/python3" ]; then export PATH="$ROOT/.venv/bin:$PATH"; fi
 BENCH=${BENCH:-$ROOT/../shared/bench}
-N=20000 N10=10000 SIZE=5120 SESS=20 TIMEOUT=300 ONLY=1,2,3,4,5,6,7
+N=20000 N10=10000 SIZE=5120 SESS=20 TIMEOUT=300 ONLY=0,1,2,3,4,5,6,7
 CONTACTS=1000000 SMALL=10000 BIG=10000000 PROBE_N=10000 PROBE_RATE="" W1_STREAM=transactional
 CACHE=${GK_BENCH_CACHE:-/tmp/gk_bench_stores} PG=postgresql://postgres@127.0.0.1:5432
 while [ $# -gt 0 ]; do
@@ -105,7 +108,7 @@ if want 7; then
   PGTPL=$(python3 -m bench.build_store postgres "$CONTACTS" --server "$PG") || exit 1
 fi
 
-if wants 1 2; then
+if wants 0 1 2; then
   mkdir -p "$PF_ROOT"; chmod 755 "$PF_ROOT"
   PF_PORT=$(free_port) PF_SINK=$(free_port)
   bash "$BENCH/postfix_instance.sh" start "$PF_PORT" "$PF_SINK" >/dev/null \
@@ -156,7 +159,7 @@ measure() {  # "NAME [key=value]" EXPECTED run_bench-options...
 }
 raw() { awk -v n="$1" -v k="$2" '$1 == n { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }' "$OUT"; }
 
-if want 1; then
+if wants 0 1; then
   measure direct.r1 "$N" -n "$N" -r 1
   measure postfix.r1 "$N" -n "$N" -r 1 --target "127.0.0.1:$PF_PORT" --sink-port "$PF_SINK"
 fi
@@ -177,10 +180,19 @@ if wants 1 3 5 || { want 4 && [ -z "$PROBE_RATE" ]; }; then
   fi
 fi
 
+# 0: the Python floor, beside the Postfix lines above and below
+if want 0; then
+  BARE="python3 $BENCH/bare_proxy.py --listen 127.0.0.1:{RELAY_PORT} --upstream 127.0.0.1:{SINK_PORT} --workers 2"
+  measure floor.r1 "$N" -n "$N" -r 1 --relay-cmd "$BARE"
+  measure floor.r10 "$N10" -n "$N10" -r 10 --relay-cmd "$BARE"
+fi
+
 # 2
-if want 2; then
+if wants 0 2; then
   measure direct.r10 "$N10" -n "$N10" -r 10
   measure postfix.r10 "$N10" -n "$N10" -r 10 --target "127.0.0.1:$PF_PORT" --sink-port "$PF_SINK"
+fi
+if want 2; then
   fresh "$MAIN"
   measure w2 "$N10" -n "$N10" -r 10 --relay-cmd "env $RUNDB $GKR"
 fi
