@@ -2,7 +2,8 @@
 
 A ``\\ud800`` escape outside a surrogate pair is valid JSON grammar, but it decodes to a lone
 surrogate (RFC 8259 §8.2), which UTF-8 cannot encode: stored, it failed the request's
-transaction with a 500. Such a body is refused as not JSON text, where it is read.
+transaction with a 500. Such a body is refused as not JSON text, where it is read; so is
+a dashboard page's cursor, JSON that comes back from outside in a link.
 """
 
 from __future__ import annotations
