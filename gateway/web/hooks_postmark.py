@@ -9,7 +9,6 @@ and ID) is a replay.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any
 
 from aiohttp import web
@@ -57,7 +56,9 @@ def check_auth(header: str | None, username: str, password: str) -> None:
         raise unsigned("basic auth required")
     try:
         given_user, _, given_password = base64.b64decode(header[6:]).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:
+        # binascii.Error and UnicodeDecodeError are ValueErrors, and so is what b64decode
+        # raises for text that is not ASCII (a header's non-UTF-8 bytes arrive as surrogates)
         raise unsigned("malformed basic auth") from exc
     # both compared whatever the first gives: the time says nothing about which was wrong
     user_ok = same(given_user, username)
