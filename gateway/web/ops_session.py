@@ -85,6 +85,14 @@ def set_cookie(
     )
 
 
+def our_cookie(request: web.Request, name: str) -> str:
+    """A cookie as this dashboard sets it, else "": ours are ASCII (base64url, hex), while a
+    Cookie header's bytes that are not UTF-8 arrive as surrogates, which the HMAC over the
+    value could not encode (a 500 for anyone who sent one)."""
+    value = request.cookies.get(name, "")
+    return value if value.isascii() else ""
+
+
 def signed_in(handler: SessionHandler) -> Handler:
     """Pages need a session; a POST needs the session's CSRF value too."""
 
@@ -93,7 +101,7 @@ def signed_in(handler: SessionHandler) -> Handler:
         key = session_key(ctx)
         if key is None:
             return disabled_page()
-        cookie = request.cookies.get(SESSION_COOKIE, "")
+        cookie = our_cookie(request, SESSION_COOKIE)
         session = read_session(key, cookie, request.app[GUARD].sessions)
         if session is None:
             return redirect("/ops/login?" + urlencode({"next": request.path_qs}))
@@ -162,7 +170,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if key is None:
         return disabled_page()
     form = await read_form(request)
-    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    nonce = our_cookie(request, LOGIN_COOKIE)
     if not nonce or not same(str(form.get("csrf", "")), sign(key, "login", nonce)):
         return login_form(request, ctx, key, "The form expired; please sign in again.", 403)
     guard, client = request.app[GUARD], request.remote or ""

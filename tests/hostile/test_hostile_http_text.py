@@ -6,7 +6,8 @@ A recipient's one-click unsubscribe from such a browser failed with a 500 (its U
 went into the proof), and so did a bearer token or a form's CSRF key that is not ASCII
 (`hmac.compare_digest` takes only ASCII text; gateway/web/compare.py), and so did a form
 in a charset Python does not know or with a multipart field that is not UTF-8 on pages that
-did not catch it (gateway/web/forms.py). Each is now kept escaped, or refused with a 4xx.
+did not catch it (gateway/web/forms.py), and so did a dashboard cookie of such bytes (the
+HMAC over it could not encode it). Each is now kept escaped, or refused with a 4xx.
 """
 
 from __future__ import annotations
@@ -174,3 +175,13 @@ async def test_a_form_that_cannot_be_read_is_a_400(upstream, gateway_factory):
     assert await raw_request(gw.http_port, "POST", page, bogus, one_click) == 400
     assert await raw_request(gw.http_port, "POST", "/ops/login", MULTIPART, NOT_UTF8_FIELD) == 400
     assert await gw.store.suppressions(ADDRESS) == []
+
+
+async def test_a_dashboard_cookie_that_is_not_utf8_is_no_cookie(upstream, gateway_factory):
+    """Signed out (303 to the sign-in), and the sign-in form expired (403), not a 500."""
+    gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN})
+    session = b"Cookie: gk_ops=\xff.0123\r\n"
+    assert await raw_request(gw.http_port, "GET", "/ops/", session) == 303
+    login = b"Cookie: gk_ops_login=\xff\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    form = urlencode({"csrf": "0" * 64, "name": "", "secret": TOKEN}).encode()
+    assert await raw_request(gw.http_port, "POST", "/ops/login", login, form) == 403
