@@ -106,9 +106,12 @@ CERTIFICATES: web.AppKey[SnsCertificates] = web.AppKey("ses-certificates", SnsCe
 def sns_host(url: str, topic: str) -> bool:
     """An https URL on the SNS endpoint of the topic's region (China's too)."""
     region = topic.split(":")[3]
-    parts = urlsplit(url)
     hosts = (f"sns.{region}.amazonaws.com", f"sns.{region}.amazonaws.com.cn")
-    return parts.scheme == "https" and parts.hostname in hosts and parts.port in (None, 443)
+    try:  # `https://[::1` and a port that is no number or past 65535 raise ValueError
+        parts = urlsplit(url)
+        return parts.scheme == "https" and parts.hostname in hosts and parts.port in (None, 443)
+    except ValueError:
+        return False
 
 
 def string_to_sign(message: dict[str, Any]) -> bytes:
@@ -121,7 +124,8 @@ async def verify(
 ) -> dict[str, Any]:
     if not isinstance(message, dict) or not message.get("Signature"):
         raise unsigned("no signature")
-    topic, kind = str(message.get("TopicArn")), message.get("Type")
+    # as text: a list or an object (unhashable) was a TypeError, a 500, before any check
+    topic, kind = str(message.get("TopicArn")), str(message.get("Type"))
     if topic not in topics:
         raise forged("topic not in hooks.ses_topic_arns")
     algorithm = HASHES.get(str(message.get("SignatureVersion")))

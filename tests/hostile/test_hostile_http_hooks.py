@@ -1,16 +1,18 @@
 """Provider webhooks (gateway/web/hooks_*.py) fed what no provider sends.
 
-Credentials that are not base64 ASCII reached code that assumed the provider's shape and
-were a 500 (a provider retries those for days); they are now refused (401) and change
-nothing.
+Credentials that are not base64 ASCII, and an SNS message whose fields are not the strings
+SNS writes, reached code that assumed the provider's shape and were a 500 (a provider
+retries those for days); they are now refused (401, 403) before anything is fetched or
+checked further, and change nothing.
 """
 
 from __future__ import annotations
 
 import json
 
+from gateway.web.hooks_ses import CERTIFICATES
 from tests.hostile.test_hostile_http_text import raw_request
-from tests.support.hooks import payload
+from tests.support.hooks import CERT_URL, TOPIC, payload, post
 
 USER, PASSWORD = "postmark", "correct horse battery staple"
 JSON = b"Content-Type: application/json\r\n"
@@ -26,3 +28,29 @@ async def test_basic_auth_that_is_not_ascii_is_a_401(upstream, gateway_factory):
         header = b"Authorization: Basic " + credentials + b"\r\n" + JSON
         assert await raw_request(gw.http_port, "POST", "/hooks/postmark", header, bounce) == 401
     assert await gw.store.suppressions("john@example.com") == []
+
+
+async def test_an_sns_message_whose_fields_are_not_strings_is_a_403(upstream, gateway_factory):
+    """Before its signature is checked: a Type that is a list or an object was unhashable
+    (TypeError), a certificate URL that urlsplit cannot read a ValueError."""
+    gw = await gateway_factory(upstream.url, hooks={"ses_topic_arns": [TOPIC]})
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> bytes:
+        fetched.append(url)
+        raise OSError("no fetching here")
+
+    gw.http_runner.app[CERTIFICATES].fetch = fetch
+    bounce = json.dumps(payload("ses_bounce.json"))
+    message = {"Type": "Notification", "TopicArn": TOPIC, "Message": bounce, "MessageId": "m1"}
+    message |= {"Signature": "c2ln", "SignatureVersion": "1", "SigningCertURL": CERT_URL}
+    odd = [("Type", ["Notification"]), ("Type", {"Notification": 1})]
+    odd += [("SigningCertURL", url) for url in ("https://[::1", CERT_URL.replace(".com/", ":x/"))]
+    odd += [("SigningCertURL", CERT_URL.replace(".com/", ".com:99999/"))]
+    for name, value in odd:
+        status, _ = await post(
+            gw.http_port, "ses", json.dumps({**message, name: value}).encode(), {}
+        )
+        assert status == 403, (name, value)
+    assert fetched == []
+    assert await gw.store.suppressions("jane@example.com") == []
