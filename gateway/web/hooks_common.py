@@ -57,6 +57,18 @@ def load_json(body: bytes) -> Any:
         raise web.HTTPBadRequest(text="body is not JSON") from exc
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """A JSON object the provider documents, or {} when a (signed) payload holds another
+    type there: read as absent, as an unknown event is ignored, instead of the
+    AttributeError that failed the whole request with a 500 the provider retried for days."""
+    return value if isinstance(value, dict) else {}
+
+
+def array(value: Any) -> list[Any]:
+    """A JSON array the provider documents, or [] when it is another type (see `mapping`)."""
+    return value if isinstance(value, list) else []
+
+
 def address_of(text: Any) -> str | None:
     """A provider's recipient as the store keys it; None when it is not an address."""
     if not isinstance(text, str):

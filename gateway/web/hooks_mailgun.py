@@ -25,6 +25,7 @@ from gateway.web.hooks_common import (
     check_age,
     forged,
     load_json,
+    mapping,
     read_body,
     refusal,
     report,
@@ -56,7 +57,7 @@ def reports(event: dict[str, Any]) -> list[Report]:
     """Mailgun's `event-data`: failed (permanent or temporary), complained, unsubscribed."""
     kind = event.get("event")
     address = address_of(event.get("recipient"))
-    headers = (event.get("message") or {}).get("headers") or {}
+    headers = mapping(mapping(event.get("message")).get("headers"))
     message_id = str(headers.get("message-id") or "")
     if kind == "complained":
         return [report(PROVIDER, "arf", address, COMPLAINT, "complained", message_id=message_id)]
@@ -66,7 +67,7 @@ def reports(event: dict[str, Any]) -> list[Report]:
         ]
     if kind != "failed":
         return []
-    status = event.get("delivery-status") or {}
+    status = mapping(event.get("delivery-status"))
     code = str(status.get("enhanced-code") or status.get("code") or "")
     text = " ".join(str(status.get(k) or "") for k in ("message", "description"))
     if event.get("reason") == "suppress-bounce":

@@ -38,9 +38,11 @@ from gateway.web.context import CONTEXT
 from gateway.web.hooks_common import (
     Refused,
     address_of,
+    array,
     check_age,
     forged,
     load_json,
+    mapping,
     read_body,
     refusal,
     report,
@@ -153,12 +155,12 @@ def reports(notification: Any) -> list[Report]:
     if not isinstance(notification, dict):
         return []
     kind = notification.get("notificationType") or notification.get("eventType")
-    mail = notification.get("mail") or {}
-    message_id = str((mail.get("commonHeaders") or {}).get("messageId") or "")
+    mail = mapping(notification.get("mail"))
+    message_id = str(mapping(mail.get("commonHeaders")).get("messageId") or "")
     if kind == "Bounce":
-        return _bounces(notification.get("bounce") or {}, message_id)
+        return _bounces(mapping(notification.get("bounce")), message_id)
     if kind == "Complaint":
-        complaint = notification.get("complaint") or {}
+        complaint = mapping(notification.get("complaint"))
         feedback = str(complaint.get("complaintFeedbackType") or "abuse")
         outcome = DELIVERED if feedback == "not-spam" else COMPLAINT
         return [
@@ -170,7 +172,7 @@ def reports(notification: Any) -> list[Report]:
                 feedback,
                 message_id=message_id,
             )
-            for r in complaint.get("complainedRecipients") or []
+            for r in array(complaint.get("complainedRecipients"))
             if isinstance(r, dict)
         ]
     return []
@@ -180,7 +182,7 @@ def _bounces(bounce: dict[str, Any], message_id: str) -> list[Report]:
     permanent = bounce.get("bounceType") == "Permanent"
     subtype = str(bounce.get("bounceSubType") or "")
     found = []
-    for r in bounce.get("bouncedRecipients") or []:
+    for r in array(bounce.get("bouncedRecipients")):
         if not isinstance(r, dict):
             continue
         status, text = str(r.get("status") or ""), str(r.get("diagnosticCode") or "")

@@ -3,7 +3,9 @@
 Credentials that are not base64 ASCII, and an SNS message whose fields are not the strings
 SNS writes, reached code that assumed the provider's shape and were a 500 (a provider
 retries those for days); they are now refused (401, 403) before anything is fetched or
-checked further, and change nothing.
+checked further, and change nothing. A signed payload whose nested fields are of another
+JSON type than documented had the same 500 (AttributeError): such a field now reads as
+absent, and the rest of the event is taken.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ import json
 
 from gateway.web.hooks_ses import CERTIFICATES
 from tests.hostile.test_hostile_http_text import raw_request
-from tests.support.hooks import CERT_URL, TOPIC, payload, post
+from tests.support.hooks import (
+    CERT_URL,
+    MAILGUN_KEY,
+    TOPIC,
+    SnsSigner,
+    mailgun_signed,
+    payload,
+    post,
+    reasons,
+)
 
 USER, PASSWORD = "postmark", "correct horse battery staple"
 JSON = b"Content-Type: application/json\r\n"
@@ -54,3 +65,43 @@ async def test_an_sns_message_whose_fields_are_not_strings_is_a_403(upstream, ga
         assert status == 403, (name, value)
     assert fetched == []
     assert await gw.store.suppressions("jane@example.com") == []
+
+
+async def test_a_signed_mailgun_event_with_fields_of_another_type_is_taken(
+    upstream, gateway_factory
+):
+    gw = await gateway_factory(upstream.url, hooks={"mailgun_signing_key": MAILGUN_KEY})
+    failed = payload("mailgun_failed.json")["event-data"]
+    odd = [("message", "text"), ("message", {"headers": ["x"]}), ("delivery-status", 550)]
+    for name, value in odd:
+        body = mailgun_signed({"event-data": {**failed, name: value}})
+        status, text = await post(gw.http_port, "mailgun", body, {})
+        assert status == 200, (name, value, text)
+        assert [a["recipient"] for a in json.loads(text)["applied"]] == ["alice@example.com"]
+    assert ("all", "hard-bounce") in await reasons(gw, "alice@example.com")
+
+
+async def test_a_signed_ses_notification_with_fields_of_another_type_is_taken(
+    upstream, gateway_factory
+):
+    gw = await gateway_factory(upstream.url, hooks={"ses_topic_arns": [TOPIC]})
+    signer = SnsSigner()
+
+    async def fetch(url: str) -> bytes:
+        return signer.pem
+
+    gw.http_runner.app[CERTIFICATES].fetch = fetch
+    bounce, complaint = payload("ses_bounce.json"), payload("ses_complaint.json")
+    odd = [
+        ({**complaint, "mail": {"commonHeaders": "x"}, "complaint": "x"}, []),
+        ({**complaint, "complaint": {"complainedRecipients": 5}}, []),
+        ({**bounce, "bounce": {**bounce["bounce"], "bouncedRecipients": 5}}, []),
+        ({**bounce, "mail": [1]}, ["jane@example.com"]),
+    ]
+    for notification, taken in odd:
+        message = signer.message("Notification", Message=json.dumps(notification))
+        status, text = await post(gw.http_port, "ses", json.dumps(message).encode(), {})
+        assert status == 200, text
+        assert [a["recipient"] for a in json.loads(text)["applied"]] == taken
+    assert await reasons(gw, "richard@example.com") == set()
+    assert ("all", "hard-bounce") in await reasons(gw, "jane@example.com")
