@@ -4,7 +4,8 @@ A time past datetime's years 1 to 9999 (`1000000d` ago, or `9999-12-31T23:59:59-
 which is in the year 10000 in UTC) raised OverflowError where only ValueError was caught:
 a 500 on the API's filters, its `at` fields and a contact's dates, and on the dashboard's
 filters. Each is a 400 (the shadow page shows the error beside its default range) and
-stores nothing.
+stores nothing. JSON's `NaN`, `Infinity` and `1e999` (which Python reads as infinity) were
+stored in a proof and came back out of the API as JSON no other parser reads: a 400 too.
 """
 
 from __future__ import annotations
@@ -55,3 +56,12 @@ async def test_a_dashboard_filter_out_of_range_is_a_400(upstream, gateway_factor
                 assert reply.status == 400, query
         async with http.get(f"{base}/ops/shadow", params={"since": "1000000d"}) as reply:
             assert reply.status == 200 and 'class="error"' in await reply.text()
+
+
+async def test_json_numbers_that_are_not_numbers_are_a_400(upstream, gateway_factory):
+    gw = await gateway_factory(upstream.url, http={"admin_token": TOKEN})
+    for number in (b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999"):
+        grant = b'{"topic": "news", "proof": {"form": "f", "score": %s}}' % number
+        status = await api(gw.http_port, "POST", "/contacts/ann@example.com/consents", grant)
+        assert status == 400, number
+    assert await gw.store.contact("ann@example.com") is None
