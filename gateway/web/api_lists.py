@@ -29,7 +29,8 @@ async def list_suppressions(request: web.Request) -> web.Response:
     email = query.get("email")
     cursor = query.get("cursor") or None
     after = tuple(cursor.split("\t")) if cursor else None
-    if after is not None and len(after) != 3:
+    # a NUL (`%00`) was a 500 on PostgreSQL, whose text holds none
+    if after is not None and (len(after) != 3 or any("\x00" in key for key in after)):
         raise ApiError(400, "cursor: use the next_cursor of the previous page")
     entries = await ctx.store.suppressions(
         address_of(email) if email else None,

@@ -131,6 +131,8 @@ def filters(query: Mapping[str, str]) -> DecisionQuery:
     unknown = set(query) - {*FILTERS, "limit", "cursor", "order"}
     if unknown:
         raise ApiError(400, f"unknown parameter(s) {', '.join(sorted(unknown))}")
+    if any("\x00" in value for value in query.values()):  # `%00`: PostgreSQL's text has none
+        raise ApiError(400, "a parameter holds NUL (%00), which no stored value does")
     try:
         return decision_query(query, prefix="")
     except TIME_ERRORS as exc:
