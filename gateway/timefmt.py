@@ -17,7 +17,8 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 
 
 class TimeFormatError(ValueError):
-    """A time bound as typed (option or query parameter) that is neither form."""
+    """A time as typed (option, query parameter, CSV or JSON field) that is neither form, or
+    is one but falls outside datetime's years 1 to 9999 in UTC."""
 
 
 def format_utc(moment: datetime) -> str:
@@ -65,8 +66,13 @@ def parse_iso(text: str) -> datetime:
 
 
 def normalise_time(text: str) -> str:
-    """ISO 8601 date or time -> the stored form. ValueError if it is not one."""
-    return format_utc(parse_iso(text))
+    """ISO 8601 date or time -> the stored form. ValueError if it is not one, or if its UTC
+    falls outside datetime's years 1 to 9999 (`9999-12-31T23:59-12:00`): datetime raises
+    OverflowError then, which every caller expecting ValueError let through as a crash."""
+    try:
+        return format_utc(parse_iso(text))
+    except OverflowError:
+        raise TimeFormatError(f"{text!r} is out of range (years 1 to 9999 in UTC)") from None
 
 
 def parse_time(text: str | None, option: str = "--since") -> str | None:
@@ -79,13 +85,18 @@ def parse_time(text: str | None, option: str = "--since") -> str | None:
     match = _DURATION.fullmatch(text)
     if match:
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
-        return format_utc(datetime.now(UTC) - timedelta(seconds=seconds))
+        try:
+            return format_utc(datetime.now(UTC) - timedelta(seconds=seconds))
+        except OverflowError:  # `1000000d`: before the year 1
+            raise TimeFormatError(f"{option} {text!r}: reaches back past the year 1") from None
     if re.fullmatch(r"\d{4}", text):
         text += "-01-01"
     elif re.fullmatch(r"\d{4}-\d{2}", text):
         text += "-01"
     try:
         return format_utc(parse_iso(text))
+    except OverflowError:
+        raise TimeFormatError(f"{option} {text!r}: out of range (years 1 to 9999 in UTC)") from None
     except ValueError:
         raise TimeFormatError(
             f"{option} {text!r}: expected a duration with a unit (45s, 30m, 2h, 7d) or an "

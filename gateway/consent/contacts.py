@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 from gateway.addresses import AddressError, canonical, check
 from gateway.policy.vocab import PURPOSES, RELATIONSHIP_KINDS
 from gateway.store.records import ContactRow
-from gateway.timefmt import normalise_time
+from gateway.timefmt import TimeFormatError, normalise_time
 
 COLUMNS: tuple[str, ...] = (
     "email",
@@ -208,5 +208,7 @@ def _time(text: str, column: str) -> str | None:
         return None
     try:
         return normalise_time(text)
+    except TimeFormatError as exc:  # one, but out of range
+        raise ValueError(f"{column} {exc}") from None
     except ValueError:
         raise ValueError(f"{column} {text!r} is not an ISO 8601 date or time") from None

@@ -15,7 +15,6 @@ from gateway.consent.proof import moment_document, proof_document, signed
 from gateway.consent.signing import SigningError
 from gateway.store.records import ConsentEvent
 from gateway.web.api_request import (
-    TIME_ERRORS,
     ApiError,
     address_of,
     body,
@@ -118,7 +117,7 @@ async def put_contact(request: web.Request) -> web.Response:
     await refuse_erased(ctx, address)
     try:
         row = contact_row(0, record)
-    except (*TIME_ERRORS, AddressError) as exc:  # its times are read as the API's are
+    except (ValueError, AddressError) as exc:
         raise ApiError(400, str(exc)) from exc
     counts = await ctx.store.import_contacts([row])
     view = await existing(ctx, address)

@@ -9,7 +9,6 @@ from aiohttp import web
 
 from gateway.pipeline.shadow import recorded_summary
 from gateway.timefmt import parse_time
-from gateway.web.api_request import TIME_ERRORS
 from gateway.web.context import CONTEXT
 from gateway.web.ops_html import Session, error_box, link, ops_page, table
 
@@ -26,7 +25,7 @@ async def shadow_page(request: web.Request, session: Session) -> web.StreamRespo
     ]
     try:
         since = parse_time(typed, "since")
-    except TIME_ERRORS as exc:
+    except ValueError as exc:
         parts.append(error_box(str(exc)))
         since = parse_time(DEFAULT_SINCE)
     summary = await recorded_summary(ctx.store, since)
