@@ -4,7 +4,9 @@ Bytes that are not UTF-8 reach Python as lone surrogates (PEP 383): in SMTP comm
 8-bit header fields (a Message-ID), in an upstream's replies. Neither SQLite nor PostgreSQL
 can encode them, and one such row fails every commit it is in; rows nobody waits for are
 kept for the next commit, so the writer would fail for good and every session answer 451.
-Each is written as its `\\xNN` escape instead: an operator still sees which byte came.
+Each is written as its `\\xNN` escape instead: an operator still sees which byte came. So is
+NUL, valid UTF-8 that PostgreSQL's text cannot hold (`RCPT TO:<a\\x00b@…>` stopped its
+writer the same way; SQLite stored it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 
 def storable_text(text: str) -> str:
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
     if text.isascii():
         return text
     try:
@@ -28,7 +32,7 @@ def make_storable(records: Iterable[Any]) -> None:
     for record in records:
         for name in _text_fields(type(record)):
             value = getattr(record, name)
-            if not value.isascii():
+            if not value.isascii() or "\x00" in value:
                 setattr(record, name, storable_text(value))
 
 

@@ -8,9 +8,11 @@ import smtplib
 from typing import Any
 
 import asyncpg
+import pytest
 
 from gateway.store.records import DecisionQuery
 from tests.support.servers import Upstream
+from tests.support.smtp import converse
 from tests.support.waiting import wait_until
 
 MESSAGE = (
@@ -53,3 +55,26 @@ async def test_message_is_delivered_and_decision_stored(
         await conn.close()
     assert [tuple(r) for r in stored] == [("someone@example.org", "allow", "delivered")]
     assert spooled == 0, "a delivered recipient leaves the spool"
+
+
+@pytest.mark.parametrize(
+    ("steps", "logged"),
+    [
+        ([b"MAIL FROM:<app@example.com>\r\n", b"RCPT TO:<b\x00x@example.org>\r\n"], r"b\x00x@"),
+        ([b"MAIL FROM:<sh\x00op@example.com>\r\n"], r"sh\x00op@"),
+    ],
+)
+async def test_an_address_holding_nul_leaves_the_writer_working(
+    upstream: Upstream, gateway_factory: Any, pg_url: str, steps: list[bytes], logged: str
+) -> None:
+    """PostgreSQL's text holds no NUL: the refused address's decision row failed every
+    commit after it, and every later session got 451 (store/storable.py escapes it)."""
+    gw = await gateway_factory(upstream.url, store={"url": pg_url})
+    dialogue = [(b"EHLO c.test\r\n", 1), *((step, 1) for step in steps)]
+    replies = await asyncio.to_thread(converse, gw.smtp_port, dialogue)
+    assert replies[-1].startswith(b"553 "), replies[-1]
+    await asyncio.wait_for(gw.writer.flush(), 10)  # a stuck writer fails, not hangs
+    assert gw.writer.failure == ""
+    assert await asyncio.to_thread(send, gw.smtp_port) == {}
+    rows = await gw.store.decisions(DecisionQuery(reason="invalid-address"))
+    assert [d for _, d in rows if (d.recipient or d.sender).startswith(logged)], rows
