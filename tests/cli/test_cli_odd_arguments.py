@@ -1,6 +1,8 @@
 """Arguments a command cannot take, each one line naming it and exit status 2: bytes that
 are not UTF-8 (Python carries them as lone surrogates, PEP 383), where it was the codec's
-own message; a time outside datetime's years 1 to 9999, where it was `OverflowError`."""
+own message; a time outside datetime's years 1 to 9999, where it was `OverflowError`; a
+CSV field holding NUL, which PostgreSQL's text cannot hold (the import failed naming no
+line there, and SQLite stored it)."""
 
 from __future__ import annotations
 
@@ -51,6 +53,17 @@ def test_a_time_out_of_range_is_named_in_one_line(tmp_path, command, status, sai
     )
     result = run_in_store(tmp_path, command)
     assert result.returncode == status
+    assert result.stderr.decode().splitlines()[-1].startswith(said), result.stderr
+
+
+def test_a_csv_field_holding_nul_is_named_with_its_line(tmp_path):
+    (tmp_path / "nul.csv").write_bytes(
+        b"email,consent_topics,consent_at,consent_proof\n"
+        b"bob@example.cz,news,2026-01-01,signed\x00up\n"
+    )
+    result = run_in_store(tmp_path, [b"contacts", b"import", b"nul.csv"])
+    assert result.returncode == 1
+    said = "gatekeeper: nul.csv: line 2: consent_proof holds NUL (\\x00)"
     assert result.stderr.decode().splitlines()[-1].startswith(said), result.stderr
 
 
