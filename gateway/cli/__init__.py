@@ -83,8 +83,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return int(args.run(args, config))
         with asyncio.Runner(loop_factory=LOOP_FACTORY) as runner:
             return runner.run(run_async(args, config))
-    except UnicodeEncodeError as exc:  # an argument's bytes that are not UTF-8 (PEP 383)
-        return fail(f"'{storable_text(str(exc.object))}' is not valid UTF-8", 2)
+    except UnicodeEncodeError as exc:
+        return fail(_undecodable(exc), 2)
     except (ConfigError, StoreError, CliError, ValueError) as exc:
         return fail(exc, 2)
     except BrokenPipeError:
@@ -97,6 +97,14 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:  # one line for the operator; the traceback at DEBUG
         logger.debug("unexpected error", exc_info=True)
         return fail(f"{type(exc).__name__}: {exc} (logging.level = DEBUG shows where)", 1)
+
+
+def _undecodable(exc: UnicodeEncodeError) -> str:
+    """An argument's bytes that are not UTF-8 arrive as surrogates (PEP 383), which encoding
+    them for the store refuses: name the text, escaped. Any other encoding fault as it is."""
+    if exc.reason != "surrogates not allowed":
+        return str(exc)
+    return f"'{storable_text(str(exc.object))}' is not valid UTF-8"
 
 
 def fail(problem: object, status: int) -> int:
