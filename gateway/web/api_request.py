@@ -89,7 +89,7 @@ async def body(request: web.Request, *, optional: bool = False) -> dict[str, Any
         raise ApiError(415, "send the body as application/json")
     try:
         data = jsontext.loads(await request.read())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ApiError(400, "body must be a JSON object")

@@ -19,33 +19,40 @@ import math
 from typing import Any
 
 
-def loads(raw: bytes | str) -> Any:
-    """`json.loads`, raising ValueError (as for any bad JSON) when a string holds a lone
-    surrogate: re-encoding the whole document is one pass in C, and finds them in keys and
-    values at any depth. Arrays nested past Python's recursion limit (`[[[[…`, a few KB)
-    are a ValueError too, not the RecursionError that was a 500; so are NaN, Infinity
-    and 1e999, and a string holding NUL."""
-    # decoded as json.loads decodes bytes (UTF-8, -16 or -32), to look for "\\u0000" below
-    text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
+def loads(raw: bytes) -> Any:
+    """`json.loads`, raising ValueError (as for any bad JSON) for the texts above: NaN,
+    Infinity and 1e999 as they are parsed, arrays nested past Python's recursion limit
+    (`[[[[…`, a few KB; json's RecursionError was a 500), and a string holding a lone
+    surrogate or NUL. Decoded strictly, the body itself can hold neither (json.loads would
+    pass encoded surrogates through), so only a `\\u` escape can make one: a body without
+    one is not looked at again."""
     try:
+        text = raw.decode(json.detect_encoding(raw))  # UTF-8, -16 or -32, as json.loads
         data = json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
-        json.dumps(data, ensure_ascii=False).encode()  # UnicodeEncodeError is a ValueError
-        # a NUL in a string can only come from the escape: no walk unless it is there
-        if "\\u0000" in text and _holds_nul(data):
-            raise ValueError("a string holds NUL (\\u0000), which no store's text can hold")
+        if "\\u" in text and _unstorable(data):
+            raise ValueError("a string holds a lone surrogate or NUL, which no store keeps")
     except RecursionError as exc:
         raise ValueError("nested too deeply") from exc
     return data
 
 
-def _holds_nul(value: Any) -> bool:
+def _unstorable(value: Any) -> bool:
+    """Whether a string in `value`, key or value at any depth, holds NUL or a surrogate."""
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or not (value.isascii() or _encodes(value))
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _not_a_number(name: str) -> float:
