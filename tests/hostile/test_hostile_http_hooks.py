@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from gateway.web.hooks_ses import CERTIFICATES
-from tests.hostile.test_hostile_http_text import raw_request
+from tests.hostile.http import raw_request
 from tests.support.hooks import (
     CERT_URL,
     MAILGUN_KEY,

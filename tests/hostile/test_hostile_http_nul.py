@@ -13,25 +13,12 @@ from __future__ import annotations
 
 import json
 
-import aiohttp
-
 from gateway.web import jsontext
+from tests.hostile.http import TOKEN, api
 from tests.support.hooks import basic, payload, post
 from tests.support.ops_pages import client, csrf_of, sign_in
 
-TOKEN = "test-admin-token-0123456789"
 USER, PASSWORD = "postmark", "correct horse battery staple"
-
-
-async def api(port: int, method: str, path: str, body: bytes = b"") -> int:
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    url = f"http://127.0.0.1:{port}/api/v1{path}"
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, url, data=body, headers=headers) as reply,
-    ):
-        assert "error" in await reply.json()
-        return reply.status
 
 
 async def test_api_nul_in_a_body_or_a_query_is_a_400(upstream, gateway_factory):

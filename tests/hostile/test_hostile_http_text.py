@@ -12,35 +12,23 @@ HMAC over it could not encode it). Each is now kept escaped, or refused with a 4
 
 from __future__ import annotations
 
-import asyncio
 import json
 from urllib.parse import urlencode
 
-import aiohttp
 import pytest
 
 from gateway.web import jsontext
 from gateway.web.api_request import ApiError
 from gateway.web.ops_contacts import queue_cursor
 from gateway.web.ops_events import read_cursor
+from tests.hostile.http import TOKEN, call, raw_request
 from tests.support.hooks import basic, payload, post
 from tests.support.ops_pages import client, sign_in
 from tests.support.seed import seed_contact
 from tests.support.unsubscribe import ADDRESS, SECRET, token_for
 
-TOKEN = "test-admin-token-0123456789"
 LONE = "x\udcff"
 """A low surrogate with no high one before it: valid JSON grammar, not text."""
-
-
-async def call(port: int, method: str, path: str, body: bytes) -> tuple[int, dict]:
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    url = f"http://127.0.0.1:{port}/api/v1{path}"
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, url, data=body, headers=headers) as reply,
-    ):
-        return reply.status, await reply.json()
 
 
 @pytest.mark.parametrize(
@@ -93,22 +81,6 @@ def test_an_ops_page_cursor_holding_a_lone_surrogate_is_a_400():
         with pytest.raises(ApiError) as refused:
             read(jsontext.cursor(keys))
         assert refused.value.status == 400
-
-
-async def raw_request(port: int, method: str, path: str, headers: bytes, body: bytes = b"") -> int:
-    """The status of one request sent as raw bytes (no client library would send these)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
-        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        f"Content-Length: {len(body)}\r\n".encode()
-        + headers
-        + b"\r\n"
-        + body
-    )
-    status_line = await asyncio.wait_for(reader.readline(), 10)
-    writer.close()
-    await writer.wait_closed()
-    return int(status_line.split()[1])
 
 
 async def test_one_click_from_a_browser_whose_user_agent_is_not_utf8_is_recorded(

@@ -10,25 +10,11 @@ stored in a proof and came back out of the API as JSON no other parser reads: a 
 
 from __future__ import annotations
 
-import aiohttp
-
+from tests.hostile.http import TOKEN, api
 from tests.support.ops_pages import client, sign_in
 
-TOKEN = "test-admin-token-0123456789"
 PAST_9999 = "9999-12-31T23:59:59-12:00"
 BEFORE_1 = "0001-01-01T00:00:00+12:00"
-
-
-async def api(port: int, method: str, path: str, body: bytes = b"") -> int:
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(
-            method, f"http://127.0.0.1:{port}/api/v1{path}", data=body, headers=headers
-        ) as reply,
-    ):
-        assert "error" in await reply.json()
-        return reply.status
 
 
 async def test_a_time_out_of_range_is_a_400(upstream, gateway_factory):
