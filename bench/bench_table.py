@@ -84,6 +84,27 @@ def memory_line(raw: Raw) -> str:
     return line(label, "-", value, "-", "< 250 MB / < 2x", ok)
 
 
+FLOORS = (
+    ("0.3 floor: lean Protocol relay", "lean"),
+    ("0.4 gateway SMTP layer alone", "smtplayer"),
+)
+
+
+def _floor_lines(raw: Raw) -> list[str]:
+    """bench/lean_proxy.py's lines, against Postfix at 1 and at 10 recipients."""
+    return [
+        ratio_line(
+            f"{label}, {n} rcpt",
+            rate(raw, f"postfix.r{n}"),
+            rate(raw, f"{name}.r{n}"),
+            None,
+            "(none)",
+        )
+        for label, name in FLOORS
+        for n in (1, 10)
+    ]
+
+
 def table(raw: Raw) -> list[str]:
     w1 = rate(raw, "w1")
     lines = [
@@ -102,6 +123,7 @@ def table(raw: Raw) -> list[str]:
             None,
             "(none)",
         ),
+        *_floor_lines(raw),
         ratio_line(
             "1 1 rcpt, full path, big store (vs Postfix)",
             rate(raw, "postfix.r1"),

@@ -21,11 +21,11 @@ from gateway.policy import Verdict
 ALLOWED = Verdict("allow", "bench.no-decision", "", basis="transactional")
 
 
-async def _no_recipient_decision(self: Any, session: Any, sender: str, address: str) -> None:
+async def _no_recipient_decision(self: Any, transaction: Any, address: str) -> None:
     return None
 
 
-async def _no_message_decision(self: Any, session: Any, message: Any, *args: Any) -> Any:
+async def _no_message_decision(self: Any, transaction: Any, message: Any, *args: Any) -> Any:
     return {address: ALLOWED for address in message.recipients}, {}
 
 

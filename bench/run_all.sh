@@ -17,7 +17,9 @@
 #   6  workload 1 with a --big-store store against a --small-store one: within 10 %
 #   0  the floor, no target: ../../shared/bench/bare_proxy.py (aiosmtpd + aiosmtplib, no
 #      checks, no spool, upstream verdict as the reply) in two processes on SO_REUSEPORT,
-#      1 and 10 recipients, against the Postfix of workloads 1 and 2 when they run too
+#      1 and 10 recipients, against the Postfix of workloads 1 and 2 when they run too; then
+#      bench/lean_proxy.py: the same pass-through on asyncio.Protocol on both sides (what an
+#      SMTP layer of its own costs), and the gateway's SMTP session class with no stages
 #   7  workloads 1 and 2 on PostgreSQL (a fresh database per measurement, cloned from a
 #      cached template), beside SQLite's; no target
 # Stores are built by bench/build_store.py and cached (--cache; the build is not measured).
@@ -185,6 +187,13 @@ if want 0; then
   BARE="python3 $BENCH/bare_proxy.py --listen 127.0.0.1:{RELAY_PORT} --upstream 127.0.0.1:{SINK_PORT} --workers 2"
   measure floor.r1 "$N" -n "$N" -r 1 --relay-cmd "$BARE"
   measure floor.r10 "$N10" -n "$N10" -r 10 --relay-cmd "$BARE"
+  # what an SMTP layer of its own would cost (bench/lean_proxy.py), and the gateway's own
+  # SMTP layer as it stands with none of the pipeline's stages behind it
+  LEAN="python3 -m bench.lean_proxy --listen 127.0.0.1:{RELAY_PORT} --upstream 127.0.0.1:{SINK_PORT} --workers 2"
+  measure lean.r1 "$N" -n "$N" -r 1 --relay-cmd "$LEAN --layer protocol"
+  measure lean.r10 "$N10" -n "$N10" -r 10 --relay-cmd "$LEAN --layer protocol"
+  measure smtplayer.r1 "$N" -n "$N" -r 1 --relay-cmd "$LEAN --layer gateway"
+  measure smtplayer.r10 "$N10" -n "$N10" -r 10 --relay-cmd "$LEAN --layer gateway"
 fi
 
 # 2
