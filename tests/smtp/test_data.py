@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.config import SmtpConfig
 from gateway.pipeline import replies
-from gateway.smtp.data import read_data
+from gateway.smtp.data import MAX_LINE, content_problem, read_data
 from gateway.smtp.limits import SessionLimits
 
 
@@ -70,3 +72,35 @@ async def test_a_lost_client_gives_its_bytes_back():
     with pytest.raises(ConnectionResetError):
         await read_data(reader, 10_000, limits)
     assert limits.inflight == 0
+
+
+def reference_problem(data: bytes) -> str | None:
+    """content_problem as its definition reads, one line at a time."""
+    if b"\x00" in data:
+        return replies.NUL_IN_MESSAGE
+    lines = data.split(b"\r\n")
+    if any(b"\r" in line or b"\n" in line for line in lines):
+        return replies.BARE_LINE_END
+    if max(map(len, lines)) > MAX_LINE:
+        return replies.line_too_long(MAX_LINE)
+    return None
+
+
+LINE_LENGTHS = st.sampled_from([0, 1, 76, 497, 498, 499, 500, 997, 998, 999, 1000, 1500, 2100])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(LINE_LENGTHS, st.sampled_from([b"\r\n"] * 10 + [b"\n", b"\r", b"\n\r"]))),
+    st.sampled_from([b"", b"a", b"\x00"]),
+)
+def test_content_problem_is_its_definition(lines, tail):
+    data = b"".join(b"x" * length + end for length, end in lines) + tail
+    assert content_problem(data) == reference_problem(data)
+
+
+@pytest.mark.parametrize("length", [MAX_LINE, MAX_LINE + 1])
+def test_a_line_just_over_the_limit_is_found_wherever_it_starts(length):
+    for offset in range(MAX_LINE):  # every alignment against the blocks searched
+        data = b"a" * offset + b"\r\n" + b"x" * length + b"\r\nend\r\n"
+        assert content_problem(data) == reference_problem(data), offset
