@@ -10,6 +10,7 @@ answers 404, as if the route were not there.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -45,8 +46,12 @@ def forged(reason: str) -> Refused:
 
 
 def check_age(timestamp: float, max_age: float, now: float | None = None) -> None:
-    """A signed timestamp older than `max_age` (or as far in the future) is refused."""
-    if abs((time.time() if now is None else now) - timestamp) > max_age:
+    """A signed timestamp older than `max_age` (or as far in the future) is refused; so is
+    one that is no moment at all (`nan`: no comparison with it is ever true)."""
+    if (
+        not math.isfinite(timestamp)
+        or abs((time.time() if now is None else now) - timestamp) > max_age
+    ):
         raise forged("timestamp outside the window")
 
 

@@ -105,7 +105,7 @@ class SendgridSigner:
         self.public_key = base64.b64encode(der).decode()
         """As SendGrid's settings page shows the verification key."""
 
-    def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    def headers(self, body: bytes, timestamp: int | str | None = None) -> dict[str, str]:
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         signature = self.key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
         return {
@@ -120,8 +120,10 @@ class SendgridSigner:
 MAILGUN_KEY = "key-" + "3ax6xnjp29jd6fds4gc373sgvjxteol0"
 
 
-def mailgun_signed(body: dict[str, Any], key: str = MAILGUN_KEY, age: float = 0) -> bytes:
-    timestamp = str(int(time.time() - age))
+def mailgun_signed(
+    body: dict[str, Any], key: str = MAILGUN_KEY, age: float = 0, timestamp: str | None = None
+) -> bytes:
+    timestamp = str(int(time.time() - age)) if timestamp is None else timestamp
     token = secrets.token_hex(25)
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     body = {**body, "signature": {"timestamp": timestamp, "token": token, "signature": signature}}

@@ -46,6 +46,9 @@ async def test_unsigned_forged_and_stale_requests_change_nothing(
     assert (await post(gw.http_port, "mailgun", forged, JSON))[0] == 403
     stale = mailgun_signed(documented, age=3600)
     assert (await post(gw.http_port, "mailgun", stale, JSON))[0] == 403
+    for no_moment in ("nan", "NaN", "inf", "-inf"):  # float() reads each; signed with our key
+        odd = mailgun_signed(documented, timestamp=no_moment)
+        assert (await post(gw.http_port, "mailgun", odd, JSON))[0] == 403, no_moment
     assert await reasons(gw, ALICE) == set()
     assert await report_rows(gw, ALICE) == 0
 

@@ -48,6 +48,9 @@ async def test_unsigned_forged_altered_and_stale_batches_change_nothing(
     assert (await post(gw.http_port, "sendgrid", altered, signer.headers(body)))[0] == 403
     stale = signer.headers(body, timestamp=int(time.time()) - 3600)
     assert (await post(gw.http_port, "sendgrid", body, stale))[0] == 403
+    for no_moment in ("nan", "inf"):  # float() reads each; signed with the configured key
+        odd = signer.headers(body, timestamp=no_moment)
+        assert (await post(gw.http_port, "sendgrid", body, odd))[0] == 403, no_moment
     for address in (BOUNCED, COMPLAINED, "victim@test.com"):
         assert await reasons(gw, address) == set()
         assert await report_rows(gw, address) == 0
