@@ -20,6 +20,10 @@ class HttpHardening:
     """/metrics is computed at most once per this many seconds, however many scrape."""
     login_max_failures: int = 10
     """Wrong dashboard sign-ins per client address in 15 minutes before `429`."""
+    request_timeout: float = 30.0
+    """Seconds a client has to send a request's headers (then the connection is closed) and
+    its body (then `408`; gateway/web/deadline.py); also the most a kept-alive connection
+    stays idle."""
 
 
 @dataclass
@@ -32,6 +36,8 @@ def check_web_hardening(http: HttpHardening, store: StoreHardening) -> str:
     """The first problem with these keys, or an empty string."""
     if http.metrics_cache_seconds < 0:
         return "'http.metrics_cache_seconds' must not be negative"
+    if not http.request_timeout > 0:
+        return "'http.request_timeout' must be more than 0 seconds"
     if http.login_max_failures < 1:
         return "'http.login_max_failures' must be at least 1"
     if store.min_free_bytes < 0:

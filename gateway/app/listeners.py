@@ -124,7 +124,12 @@ async def start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | N
 
 async def start_http(gateway: Gateway) -> None:
     host, port = parse_hostport(gateway.config.http.listen)
-    runner = web.AppRunner(build_app(gateway.web_context), access_log=None)
+    # aiohttp's keep-alive timer also bounds a request's headers (gateway/web/deadline.py
+    # bounds its body); left alone it is an hour
+    timeout = gateway.config.http.request_timeout
+    runner = web.AppRunner(
+        build_app(gateway.web_context), access_log=None, keepalive_timeout=timeout
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

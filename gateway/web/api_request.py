@@ -22,6 +22,7 @@ from gateway.timefmt import iso_now, normalise_time
 from gateway.web import jsontext
 from gateway.web.compare import bearer_matches
 from gateway.web.context import CONTEXT, WebContext
+from gateway.web.deadline import body_deadline
 
 log = logging.getLogger("gateway.web.api")
 
@@ -87,8 +88,10 @@ async def body(request: web.Request, *, optional: bool = False) -> dict[str, Any
         return {}
     if request.content_type != "application/json":
         raise ApiError(415, "send the body as application/json")
+    async with body_deadline(request):
+        raw = await request.read()
     try:
-        data = jsontext.loads(await request.read())
+        data = jsontext.loads(raw)
     except ValueError as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):

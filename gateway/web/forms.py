@@ -12,12 +12,15 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from gateway.web.deadline import body_deadline
+
 
 async def read_form(
     request: web.Request,
 ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
     try:
-        form = await request.post()
+        async with body_deadline(request):
+            form = await request.post()
     except (ValueError, LookupError) as exc:
         raise web.HTTPBadRequest(text="the form could not be read") from exc
     if any(isinstance(value, str) and "\x00" in value for value in form.values()):

@@ -22,6 +22,7 @@ from gateway.pipeline.report_outcomes import ReportIntake
 from gateway.reports import RecipientOutcome, Report
 from gateway.web import jsontext
 from gateway.web.context import CONTEXT, WebContext
+from gateway.web.deadline import body_deadline
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,9 @@ async def read_body(request: web.Request) -> bytes:
     """The body up to MAX_BODY, read as a stream: the app's 64 KiB form limit is too small
     for SendGrid's batches (up to 768 KB)."""
     body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
+    async with body_deadline(request):
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
     return bytes(body)
