@@ -9,6 +9,11 @@ It answers what owning the SMTP layer could buy (issue 14) before anyone writes 
 a bench tool, not a server (no TLS, no AUTH, no limits).
 
   python -m bench.lean_proxy --listen 127.0.0.1:10026 --upstream 127.0.0.1:40025 --workers 2
+
+--layer protocol (the above, default) | streams (the same dialogue on asyncio's streams: a
+task per session, an await per line and per reply) | aiosmtpd (its SMTP class, unmodified)
+| gateway (gateway/smtp/server.py's session at its defaults, no pipeline behind it); each
+but `protocol` in front of the same lean upstream client. docs/performance.md, fifth round.
 """
 
 from __future__ import annotations
