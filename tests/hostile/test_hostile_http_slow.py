@@ -25,12 +25,16 @@ BODIES = {
 }
 
 
-async def answer(port: int, request: bytes) -> bytes:
-    """Everything the server sends for `request` (a part of one), to the connection's end."""
+async def answer(port: int, request: bytes, rest: bytes = b"") -> bytes:
+    """Everything the server sends for `request` (a part of one), to the connection's end;
+    `rest` is sent once its answer begins."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request)
     try:
-        return await asyncio.wait_for(reader.read(), 30)  # to the end: the server closed it
+        first = await asyncio.wait_for(reader.readline(), 30)
+        # the rest of the body, or aiohttp waits 10 s (its lingering) for it before closing
+        writer.write(rest)
+        return first + await asyncio.wait_for(reader.read(), 30)  # to the end: closed
     finally:
         writer.close()
 
@@ -38,6 +42,9 @@ async def answer(port: int, request: bytes) -> bytes:
 def trickled_body(path: str, headers: bytes) -> bytes:
     start = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n"
     return start.encode() + headers + b"\r\nab"
+
+
+REST = b"x" * 998
 
 
 async def test_a_request_that_trickles_is_cut_off(upstream, gateway_factory):
@@ -48,7 +55,7 @@ async def test_a_request_that_trickles_is_cut_off(upstream, gateway_factory):
     )
     port = gw.http_port
     half_headers = answer(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1")
-    bodies = [answer(port, trickled_body(p, h)) for p, h in BODIES.items()]
+    bodies = [answer(port, trickled_body(p, h), REST) for p, h in BODIES.items()]
     headers_cut, *answers = await asyncio.gather(half_headers, *bodies)
     assert headers_cut == b""  # closed without an answer: there was no request yet
     for path, text in zip(BODIES, answers, strict=True):
