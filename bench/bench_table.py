@@ -85,23 +85,25 @@ def memory_line(raw: Raw) -> str:
 
 
 FLOORS = (
-    ("0.3 floor: lean Protocol relay", "lean"),
-    ("0.4 gateway SMTP layer alone", "smtplayer"),
+    ("floor: bare aiosmtpd relay", "floor"),
+    ("floor: lean Protocol relay", "lean"),
+    ("gateway SMTP layer alone", "smtplayer"),
 )
+"""Workload 0's relays (run_all.sh), each at 1 and at 10 recipients: lines 0.1 to 0.6."""
 
 
 def _floor_lines(raw: Raw) -> list[str]:
-    """bench/lean_proxy.py's lines, against Postfix at 1 and at 10 recipients."""
+    """Workload 0 against Postfix at the same number of recipients; no target."""
+    runs = [(label, name, n) for label, name in FLOORS for n in (1, 10)]
     return [
         ratio_line(
-            f"{label}, {n} rcpt",
+            f"0.{i} {label}, {n} rcpt",
             rate(raw, f"postfix.r{n}"),
             rate(raw, f"{name}.r{n}"),
             None,
             "(none)",
         )
-        for label, name in FLOORS
-        for n in (1, 10)
+        for i, (label, name, n) in enumerate(runs, start=1)
     ]
 
 
@@ -109,20 +111,6 @@ def table(raw: Raw) -> list[str]:
     w1 = rate(raw, "w1")
     lines = [
         HEADER,
-        ratio_line(
-            "0.1 floor: bare aiosmtpd relay, 1 rcpt",
-            rate(raw, "postfix.r1"),
-            rate(raw, "floor.r1"),
-            None,
-            "(none)",
-        ),
-        ratio_line(
-            "0.2 floor: bare aiosmtpd relay, 10 rcpt",
-            rate(raw, "postfix.r10"),
-            rate(raw, "floor.r10"),
-            None,
-            "(none)",
-        ),
         *_floor_lines(raw),
         ratio_line(
             "1 1 rcpt, full path, big store (vs Postfix)",

@@ -108,6 +108,7 @@ class Session(asyncio.Protocol):
         self.buffer = bytearray()
         self.in_data = False
         self.busy = False
+        self.quitting = False
         self.relaying: asyncio.Future[None] | None = None
         self.sender = b""
         self.recipients: list[bytes] = []
@@ -139,6 +140,9 @@ class Session(asyncio.Protocol):
             line = bytes(self.buffer[:end])
             del self.buffer[: end + 2]
             self.transport.write(self._command(line))
+            if self.quitting:
+                self.transport.close()
+                return
 
     def _command(self, line: bytes) -> bytes:
         verb, _, arg = line.partition(b" ")
@@ -159,23 +163,25 @@ class Session(asyncio.Protocol):
             self.sender, self.recipients = b"", []
             return b"250 2.0.0 OK\r\n"
         if verb == b"QUIT":
-            assert self.transport is not None
-            self.transport.write(b"221 2.0.0 Bye\r\n")
-            self.transport.close()
-            self.transport = None
-            return b""
+            self.quitting = True
+            return b"221 2.0.0 Bye\r\n"
         return b"500 5.5.2 Error: command not recognized\r\n"
 
-    async def _relay(self, content: bytes) -> None:
-        stuffed = content.replace(b"\r\n..", b"\r\n.")
+    async def relayed(self, content: bytes) -> bytes:
+        """The reply to a message: its lines up to the end mark, dots still doubled."""
+        unstuffed = content.replace(b"\r\n..", b"\r\n.")
         try:
-            code, text = await self.upstream.send(self.sender, self.recipients, stuffed)
+            code, text = await self.upstream.send(self.sender, self.recipients, unstuffed)
         except (OSError, TimeoutError):
             code, text = 451, b"4.4.0 upstream error"
         self.sender, self.recipients = b"", []
+        return b"%d %s\r\n" % (code, text)
+
+    async def _relay(self, content: bytes) -> None:
+        reply = await self.relayed(content)
         if self.transport is None:
             return
-        self.transport.write(b"%d %s\r\n" % (code, text))
+        self.transport.write(reply)
         self.busy = False
         self._work()
 
@@ -190,18 +196,15 @@ async def streamed(upstream: Upstream, reader: StreamReader, writer: StreamWrite
     session = Session(upstream)
     while True:
         line = await reader.readuntil(b"\r\n")
-        if line[:4].upper() == b"QUIT":
-            writer.write(b"221 2.0.0 Bye\r\n")
+        writer.write(session._command(line[:-2]))
+        if session.quitting:
             writer.close()
             return
-        writer.write(session._command(line[:-2]))
         await writer.drain()
         if session.in_data:
             content = await reader.readuntil(END)
             session.in_data = False
-            stuffed = content[:-3].replace(b"\r\n..", b"\r\n.")
-            code, text = await upstream.send(session.sender, session.recipients, stuffed)
-            writer.write(b"%d %s\r\n" % (code, text))
+            writer.write(await session.relayed(content[:-3]))
             await writer.drain()
 
 
