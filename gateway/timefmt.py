@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_OUT_OF_RANGE = "out of range (years 1 to 9999 in UTC)"
 
 
 class TimeFormatError(ValueError):
@@ -72,7 +73,7 @@ def normalise_time(text: str) -> str:
     try:
         return format_utc(parse_iso(text))
     except OverflowError:
-        raise TimeFormatError(f"{text!r} is out of range (years 1 to 9999 in UTC)") from None
+        raise TimeFormatError(f"{text!r} is {_OUT_OF_RANGE}") from None
 
 
 def parse_time(text: str | None, option: str = "--since") -> str | None:
@@ -94,9 +95,9 @@ def parse_time(text: str | None, option: str = "--since") -> str | None:
     elif re.fullmatch(r"\d{4}-\d{2}", text):
         text += "-01"
     try:
-        return format_utc(parse_iso(text))
-    except OverflowError:
-        raise TimeFormatError(f"{option} {text!r}: out of range (years 1 to 9999 in UTC)") from None
+        return normalise_time(text)
+    except TimeFormatError:  # a date or time, out of range
+        raise TimeFormatError(f"{option} {text!r}: {_OUT_OF_RANGE}") from None
     except ValueError:
         raise TimeFormatError(
             f"{option} {text!r}: expected a duration with a unit (45s, 30m, 2h, 7d) or an "
