@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from types import UnionType
 from typing import Any
 
 
@@ -71,6 +72,12 @@ def cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def from_cursor(value: str) -> Any:
-    """What `cursor` made; ValueError for anything else (binascii.Error is a ValueError)."""
-    return loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+def from_cursor(value: str, kinds: tuple[type | UnionType, ...]) -> list[Any]:
+    """What `cursor` made of values of these kinds, in order; ValueError for anything else
+    (binascii.Error is a ValueError)."""
+    values = loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    if not isinstance(values, list) or len(values) != len(kinds):
+        raise ValueError("not a page cursor")
+    if not all(isinstance(v, kind) for v, kind in zip(values, kinds, strict=True)):
+        raise ValueError("not a page cursor")
+    return values

@@ -144,7 +144,7 @@ async def queue_page(request: web.Request, session: Session) -> web.StreamRespon
     )
     if len(rows) > QUEUE_PAGE:
         last = entries[-1]
-        next_cursor = encode_cursor(last.received_at, last.id, last.recipient)
+        next_cursor = jsontext.cursor([last.received_at, last.id, last.recipient])
         body += (
             '<nav class="paging" aria-label="Pages">'
             + link("/ops/queue?" + urlencode({"after": next_cursor}), "Later →")
@@ -153,22 +153,12 @@ async def queue_page(request: web.Request, session: Session) -> web.StreamRespon
     return ops_page(200, "Queue", body, session)
 
 
-def encode_cursor(received_at: float, queue_id: str, recipient: str) -> str:
-    return jsontext.cursor([received_at, queue_id, recipient])
-
-
 def queue_cursor(value: str) -> tuple[float, str, str] | None:
     """The `after` cursor a "Later" link carries, or a 400 when it is not one."""
     if not value:
         return None
     try:
-        received, queue_id, recipient = jsontext.from_cursor(value)
-        if (
-            isinstance(received, int | float)
-            and isinstance(queue_id, str)
-            and isinstance(recipient, str)
-        ):
-            return float(received), queue_id, recipient
-    except (ValueError, TypeError):
-        pass
-    raise ApiError(400, "after: use the link of the previous page")
+        received, queue_id, recipient = jsontext.from_cursor(value, (int | float, str, str))
+    except ValueError:
+        raise ApiError(400, "after: use the link of the previous page") from None
+    return float(received), queue_id, recipient

@@ -104,13 +104,9 @@ def paging(status: str, before: tuple[str, str] | None, rows: Sequence[OutboundE
         links.append(link("/ops/events?" + urlencode(params), "← Newest"))
     if len(rows) > PAGE_SIZE:
         last = rows[PAGE_SIZE - 1]
-        cursor = encode_cursor(last.created_at, last.id)
+        cursor = jsontext.cursor([last.created_at, last.id])
         links.append(link("/ops/events?" + urlencode({**params, "before": cursor}), "Older →"))
     return f'<nav class="paging" aria-label="Pages">{"".join(links)}</nav>' if links else ""
-
-
-def encode_cursor(created_at: str, event_id: str) -> str:
-    return jsontext.cursor([created_at, event_id])
 
 
 def read_cursor(value: str) -> tuple[str, str] | None:
@@ -118,12 +114,10 @@ def read_cursor(value: str) -> tuple[str, str] | None:
     if not value:
         return None
     try:
-        created_at, event_id = jsontext.from_cursor(value)
-        if isinstance(created_at, str) and isinstance(event_id, str):
-            return created_at, event_id
-    except (ValueError, TypeError):  # binascii.Error is a ValueError
-        pass
-    raise ApiError(400, "before: use the link of the previous page")
+        created_at, event_id = jsontext.from_cursor(value, (str, str))
+    except ValueError:
+        raise ApiError(400, "before: use the link of the previous page") from None
+    return created_at, event_id
 
 
 async def retry(request: web.Request, session: Session) -> web.StreamResponse:
