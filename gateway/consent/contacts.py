@@ -148,9 +148,9 @@ def contact_row(line: int, record: dict[str, str | None]) -> ContactRow:
     if None in record:
         raise ValueError("more fields than columns in the header")
     value = {k: (v or "").strip() for k, v in record.items()}
-    held = [k for k, v in value.items() if "\x00" in v]
-    if held:  # PostgreSQL's text holds none: the import failed whole, naming no line
-        raise ValueError(f"{held[0]} holds NUL (\\x00), which no store keeps")
+    held = next((k for k, v in value.items() if "\x00" in v), None)
+    if held is not None:  # PostgreSQL's text holds none: the import failed whole, naming no line
+        raise ValueError(f"{held} holds NUL (\\x00), which no store keeps")
     original = check(value.get("email", ""))
     row = ContactRow(
         line=line,

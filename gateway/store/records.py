@@ -138,16 +138,18 @@ class SpoolMessage:
     value, so a message read back from it has none."""
 
     def stored(self) -> bytes:
-        """head + data as the spool keeps them (a copy only when there is a head)."""
-        return self.head + self.data if self.head else self.data
+        """head + data as the spool keeps them."""
+        return self._headed(self.data)
 
     def stored_copy(self, recipient: SpoolRecipient) -> bytes | None:
         """A recipient's body of its own as the spool keeps it: with the head in front, as
         in stored(), since a message read back from the spool has no head to send before
         it (its trace fields, an added Message-ID or Date, would be lost on a retry)."""
-        if recipient.data is None or not self.head:
-            return recipient.data
-        return self.head + recipient.data
+        return None if recipient.data is None else self._headed(recipient.data)
+
+    def _headed(self, data: bytes) -> bytes:
+        """`data` with the head in front (a copy only when there is a head)."""
+        return self.head + data if self.head else data
 
 
 @dataclass(slots=True)
