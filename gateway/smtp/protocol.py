@@ -37,7 +37,6 @@ from aiosmtpd.smtp import (
     TLSSetupException,
     _AuthMechAttr,
     login_always_fail,
-    make_loop,
     syntax,
 )
 from aiosmtpd.smtp import __ident__ as AIOSMTPD_IDENT
@@ -92,7 +91,10 @@ class LeanSMTP(SMTP):
         """aiosmtpd 1.4.6's `SMTP.__init__` for the options the gateway uses, minus the
         scans, and minus its warnings about TLS and AUTH settings `gateway.app` never makes."""
         self.__ident__ = ident or AIOSMTPD_IDENT
-        self.loop = loop or make_loop()
+        # aiosmtpd's make_loop() sets a process-wide warnings filter ("error") for a moment,
+        # which other threads (the store's) would meet: the running loop, as the server's
+        # protocol factory always has one.
+        self.loop = loop or asyncio.get_running_loop()
         asyncio.StreamReaderProtocol.__init__(
             self,
             asyncio.StreamReader(loop=self.loop, limit=self.line_length_limit),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
+import warnings
 
 import pytest
 
@@ -53,6 +54,21 @@ async def test_greeting_names_the_configured_host_without_an_enhanced_code(
     assert greeting == b"220 mx.protocol.test Gatekeeper ESMTP"  # RFC 2034 §4: no code
     assert ehlo.split(b"\n")[0] == b"250-mx.protocol.test"
     check(quit_, b"221", b"2.0.0")
+
+
+async def test_a_session_changes_no_process_wide_warnings_filter(
+    upstream, gateway_factory, monkeypatch
+):
+    """aiosmtpd's own set-up (make_loop) turns every warning into an error for a moment,
+    for the whole process: one raised meanwhile in another thread (the store's) would
+    become an exception there."""
+    gw = await gateway_factory(upstream.url)
+    changes: list[tuple[object, ...]] = []
+    monkeypatch.setattr(warnings, "simplefilter", lambda *args, **_: changes.append(args))
+    greeting, quit_ = await asyncio.to_thread(dialogue, gw.smtp_port, [b"QUIT"])
+    assert greeting.startswith(b"220 ")
+    check(quit_, b"221", b"2.0.0")
+    assert changes == []
 
 
 @pytest.mark.parametrize(
