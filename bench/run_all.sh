@@ -24,7 +24,7 @@
 #      cached template), beside SQLite's; no target
 # Stores are built by bench/build_store.py and cached (--cache; the build is not measured).
 #
-# Usage: run_all.sh [--only 1,2,...] [-n COUNT] [--n10 COUNT] [--probe-count N]
+# Usage: run_all.sh [--only 1,2,...] [--pairs K] [-n COUNT] [--n10 COUNT] [--probe-count N]
 #                   [--probe-rate R] [--contacts N] [--small-store N] [--big-store N]
 #                   [-l BYTES] [-s SESSIONS] [--timeout SECS] [--cache DIR] [--pg URL]
 #                   [--bench DIR] [--quick]
@@ -34,6 +34,10 @@
 #   (default: half workload 1's rate, measured first when workload 1 is not selected);
 #   --contacts 1000000, --small-store 10000, --big-store 10000000;
 #   --pg postgresql://postgres@127.0.0.1:5432 (trust auth; creates and drops gk_bench_run_*);
+#   --pairs K: Postfix and the gateway of workloads 1 and 2 measured K times, alternately
+#   (Postfix, gateway, Postfix, ...); the table gives the median rates and the median of the
+#   K ratios of each pair. This machine's speed drifts by up to 2x within minutes, and a
+#   pair measured back to back shares its phase (default 1).
 #   --quick: a smoke check (-n 300 --n10 100 --probe-count 300, stores of 20,000/10,000).
 #   --w1-stream transactional|marketing: the stream of workloads 1, 4, 6 and 7.1.
 #   GK_BENCH_PROCESSES=N in the environment: `processes = N` in the gateway's [smtp].
@@ -45,13 +49,14 @@ ROOT=$(cd "$HERE/.." && pwd)
 # The gateway and the probes need the project's venv (sudo drops an activated one).
 if [ -x "$ROOT/.venv/bin/python3" ]; then export PATH="$ROOT/.venv/bin:$PATH"; fi
 BENCH=${BENCH:-$ROOT/../shared/bench}
-N=20000 N10=10000 SIZE=5120 SESS=20 TIMEOUT=300 ONLY=0,1,2,3,4,5,6,7
+N=20000 N10=10000 PAIRS=1 SIZE=5120 SESS=20 TIMEOUT=300 ONLY=0,1,2,3,4,5,6,7
 CONTACTS=1000000 SMALL=10000 BIG=10000000 PROBE_N=10000 PROBE_RATE="" W1_STREAM=transactional
 CACHE=${GK_BENCH_CACHE:-/tmp/gk_bench_stores} PG=postgresql://postgres@127.0.0.1:5432
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=$2; shift 2;;
     -n) N=$2; shift 2;;
+    --pairs) PAIRS=$2; shift 2;;
     --n10) N10=$2; shift 2;;
     --probe-count) PROBE_N=$2; shift 2;;
     --probe-rate) PROBE_RATE=$2; shift 2;;
@@ -70,6 +75,7 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2;;
   esac
 done
+[ "$PAIRS" -ge 1 ] 2>/dev/null || { echo "--pairs: a whole number, 1 or more" >&2; exit 2; }
 [ -f "$BENCH/run_bench.sh" ] || { echo "no run_bench.sh in $BENCH" >&2; exit 2; }
 want() { case ",$ONLY," in *",$1,"*) return 0;; esac; return 1; }
 wants() { local w; for w in "$@"; do want "$w" && return 0; done; return 1; }
@@ -92,7 +98,7 @@ STARTED=$SECONDS
 mkdir -p "$HERE/results"
 OUT=$HERE/results/$(date +%Y%m%d-%H%M%S).txt
 {
-  echo "# $(date -Is) nproc=$(nproc) $(python3 --version) only=$ONLY n=$N n10=$N10 size=$SIZE sessions=$SESS"
+  echo "# $(date -Is) nproc=$(nproc) $(python3 --version) only=$ONLY pairs=$PAIRS n=$N n10=$N10 size=$SIZE sessions=$SESS"
   echo "# contacts=$CONTACTS small=$SMALL big=$BIG probe_count=$PROBE_N processes=${GK_BENCH_PROCESSES:-default} w1_stream=$W1_STREAM"
   echo "# gatekeeper commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(
     git -C "$ROOT" diff --quiet HEAD -- gateway 2>/dev/null || echo ' + uncommitted changes')"
@@ -160,27 +166,32 @@ measure() {  # "NAME [key=value]" EXPECTED run_bench-options...
   rm -rf "$WORK"/gk_bench.* "$WORK/run.db"  # a gateway killed before its own clean-up
 }
 raw() { awk -v n="$1" -v k="$2" '$1 == n { for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }' "$OUT"; }
+median() {  # the median of the numbers on stdin, one per line
+  sort -g | awk '{ v[NR] = $1 } END { if (NR) print (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2 }'
+}
 
-if wants 0 1; then
-  measure direct.r1 "$N" -n "$N" -r 1
-  measure postfix.r1 "$N" -n "$N" -r 1 --target "127.0.0.1:$PF_PORT" --sink-port "$PF_SINK"
-fi
-# workload 1 also gives 3 its reference, 4 its rate and 5 its sampling
-if wants 1 3 5 || { want 4 && [ -z "$PROBE_RATE" ]; }; then
-  fresh "$MAIN"
-  SAMPLER=""
-  if want 5; then
-    python3 -m bench.rss_probe sample --pidfile "$WORK/w1.pid" --max-seconds $((TIMEOUT + 60)) \
-      > "$WORK/w1.rss" 2>&1 &
-    SAMPLER=$!
+if wants 0 1; then measure direct.r1 "$N" -n "$N" -r 1; fi
+# workload 1 also gives 3 its reference, 4 its rate and 5 its sampling (the first pair's)
+for rep in $(seq "$PAIRS"); do
+  if wants 0 1; then
+    measure postfix.r1 "$N" -n "$N" -r 1 --target "127.0.0.1:$PF_PORT" --sink-port "$PF_SINK"
   fi
-  measure w1 "$N" -n "$N" -r 1 --relay-cmd "env $W1 $RUNDB GK_BENCH_PIDFILE=$WORK/w1.pid $GKR"
-  if [ -n "$SAMPLER" ]; then
-    for _ in $(seq 100); do kill -0 "$SAMPLER" 2>/dev/null || break; sleep 0.1; done
-    kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null
-    echo "w1.rss $(cat "$WORK/w1.rss")" | tee -a "$OUT" >&2
+  if want 1 || { [ "$rep" = 1 ] && { wants 3 5 || { want 4 && [ -z "$PROBE_RATE" ]; }; }; }; then
+    fresh "$MAIN"
+    SAMPLER=""
+    if want 5 && [ "$rep" = 1 ]; then
+      python3 -m bench.rss_probe sample --pidfile "$WORK/w1.pid" --max-seconds $((TIMEOUT + 60)) \
+        > "$WORK/w1.rss" 2>&1 &
+      SAMPLER=$!
+    fi
+    measure w1 "$N" -n "$N" -r 1 --relay-cmd "env $W1 $RUNDB GK_BENCH_PIDFILE=$WORK/w1.pid $GKR"
+    if [ -n "$SAMPLER" ]; then
+      for _ in $(seq 100); do kill -0 "$SAMPLER" 2>/dev/null || break; sleep 0.1; done
+      kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null
+      echo "w1.rss $(cat "$WORK/w1.rss")" | tee -a "$OUT" >&2
+    fi
   fi
-fi
+done
 
 # 0: the Python floor, beside the Postfix lines above and below
 if want 0; then
@@ -197,14 +208,16 @@ if want 0; then
 fi
 
 # 2
-if wants 0 2; then
-  measure direct.r10 "$N10" -n "$N10" -r 10
-  measure postfix.r10 "$N10" -n "$N10" -r 10 --target "127.0.0.1:$PF_PORT" --sink-port "$PF_SINK"
-fi
-if want 2; then
-  fresh "$MAIN"
-  measure w2 "$N10" -n "$N10" -r 10 --relay-cmd "env $RUNDB $GKR"
-fi
+if wants 0 2; then measure direct.r10 "$N10" -n "$N10" -r 10; fi
+for _ in $(seq "$PAIRS"); do
+  if wants 0 2; then
+    measure postfix.r10 "$N10" -n "$N10" -r 10 --target "127.0.0.1:$PF_PORT" --sink-port "$PF_SINK"
+  fi
+  if want 2; then
+    fresh "$MAIN"
+    measure w2 "$N10" -n "$N10" -r 10 --relay-cmd "env $RUNDB $GKR"
+  fi
+done
 
 # 3: copies at the sink
 if want 3; then
@@ -217,7 +230,7 @@ fi
 
 # 4: latency at half workload 1's rate
 if want 4; then
-  rate=${PROBE_RATE:-$(raw w1 msgs_per_s | awk '{ printf "%.1f", $1 / 2 }')}
+  rate=${PROBE_RATE:-$(raw w1 msgs_per_s | median | awk '{ printf "%.1f", $1 / 2 }')}
   fresh "$MAIN"
   t=$SECONDS
   line=$(python3 -m bench.latency_probe --rate "${rate:-100}" --count "$PROBE_N" \
