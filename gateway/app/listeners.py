@@ -98,10 +98,12 @@ def install_sessions(
 
 
 def prepare_process(gateway: Gateway) -> None:
-    """Once per process that serves sessions: descriptors, malloc, accept-error sampling."""
+    """Once per process that serves sessions: descriptors, malloc, accept-error sampling,
+    and start-up's objects frozen (the last: everything is made by now)."""
     resources.raise_fd_limit(gateway.config.smtp.max_sessions)
     resources.return_large_blocks()
     resources.sample_accept_errors(asyncio.get_running_loop())
+    resources.freeze_start_up()
 
 
 async def start_smtp(gateway: Gateway, handler: Handler, tls: ssl.SSLContext | None) -> None:

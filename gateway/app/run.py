@@ -16,6 +16,7 @@ from gateway.app.listeners import close_smtp, reload_tls, start_http, start_impl
 from gateway.app.parts import Gateway
 from gateway.config import Config
 from gateway.pipeline.instance import Heartbeat
+from gateway.smtp import resources
 from gateway.startup import (
     check_open_relay,
     load_configured_policies,
@@ -122,6 +123,7 @@ async def stop(gateway: Gateway) -> None:
     await gateway.writer.stop()
     await leave(gateway)
     await gateway.store.close()
+    resources.thaw()  # listeners.prepare_process froze start-up's objects
 
 
 def start_heartbeat(gateway: Gateway) -> None:
