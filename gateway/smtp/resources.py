@@ -106,7 +106,7 @@ def freeze_start_up() -> None:
     A full collection scans every object the collector tracks, and it runs on the event
     loop's thread: in `bench/run_all.sh` workload 1 each serving process made two in
     10,000 messages, each holding every session for 52-70 ms; with start-up frozen they
-    took 5-6 ms (docs/performance.md, sixth round). A pause like that delays every message
+    took 4-6 ms (docs/performance.md, sixth round). A pause like that delays every message
     under way and is what a p99 shows. Frozen objects are still freed by reference count;
     `thaw` gives them back to the collector when the gateway stops. No collection first:
     start-up leaves little garbage, and one collection of the test suite's heap for every
