@@ -76,8 +76,10 @@ def from_cursor(value: str, kinds: tuple[type | UnionType, ...]) -> list[Any]:
     """What `cursor` made of values of these kinds, in order; ValueError for anything else
     (binascii.Error is a ValueError)."""
     values = loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-    if not isinstance(values, list) or len(values) != len(kinds):
-        raise ValueError("not a page cursor")
-    if not all(isinstance(v, kind) for v, kind in zip(values, kinds, strict=True)):
-        raise ValueError("not a page cursor")
-    return values
+    if (
+        isinstance(values, list)
+        and len(values) == len(kinds)
+        and all(map(isinstance, values, kinds))
+    ):
+        return values
+    raise ValueError("not a page cursor")
