@@ -30,6 +30,11 @@ from typing import cast
 import uvloop
 from aiosmtpd.smtp import SMTP, Envelope
 
+from gateway.config import SmtpConfig
+from gateway.smtp.auth import Authenticator
+from gateway.smtp.limits import SessionLimits
+from gateway.smtp.server import GatewaySMTP
+
 END = b"\r\n.\r\n"
 Reply = tuple[int, bytes]
 
@@ -244,11 +249,6 @@ def _factory(layer: str, upstream: Upstream) -> Callable[[], asyncio.BaseProtoco
 def _gateway_sessions(handler: AiosmtpdHandler) -> Callable[[], asyncio.BaseProtocol]:
     """The gateway's SMTP session (gateway/smtp/server.py) at its defaults, with none of
     the pipeline's stages: what its SMTP layer costs as it stands."""
-    from gateway.config import SmtpConfig
-    from gateway.smtp.auth import Authenticator
-    from gateway.smtp.limits import SessionLimits
-    from gateway.smtp.server import GatewaySMTP
-
     config = SmtpConfig()
     limits, authenticator = SessionLimits(config), Authenticator.from_config(config)
     return lambda: GatewaySMTP(
