@@ -172,11 +172,13 @@ median() {  # the median of the numbers on stdin, one per line
 
 if wants 0 1; then measure direct.r1 "$N" -n "$N" -r 1; fi
 # workload 1 also gives 3 its reference, 4 its rate and 5 its sampling (the first pair's)
+W1_ONCE=0
+if wants 3 5 || { want 4 && [ -z "$PROBE_RATE" ]; }; then W1_ONCE=1; fi
 for rep in $(seq "$PAIRS"); do
   if wants 0 1; then
     measure postfix.r1 "$N" -n "$N" -r 1 --target "127.0.0.1:$PF_PORT" --sink-port "$PF_SINK"
   fi
-  if want 1 || { [ "$rep" = 1 ] && { wants 3 5 || { want 4 && [ -z "$PROBE_RATE" ]; }; }; }; then
+  if want 1 || { [ "$rep" = 1 ] && [ "$W1_ONCE" = 1 ]; }; then
     fresh "$MAIN"
     SAMPLER=""
     if want 5 && [ "$rep" = 1 ]; then
